@@ -1,0 +1,130 @@
+// The vocabulary shared by extensions' `compile`, the classifier, the reference matcher and
+// the BPF program: which packet properties a rule can constrain, and how.
+//
+// A rule's constraint on a packet is the AND of
+//   (a) per-field constraints ("LBVS fields": looked up once per packet, one bitvector each), and
+//   (b) residual checks, evaluated only for the candidate rule the bitvectors pick.
+// Anything expressible as "the field's value lies in this set" should be a field constraint;
+// only what is not (either-port, stateful matches, non-prefix masks) is residual.
+
+/**
+ * LBVS fields and the packet key the BPF program computes for each (all keys are integers):
+ * - src, dst: IPv4 address (u32 host order); looked up in an LPM trie.
+ * - proto:    (nonFirstFragment ? 256 : 0) | ip protocol; domain 0..511.
+ * - sport:    L4 source port for tcp/udp/udplite/sctp/dccp when the packet is not a
+ *             non-first fragment and the header is readable; otherwise NO_L4 (65536).
+ * - dport:    L4 destination port, same rules; for ICMP the key is type << 8 | code;
+ *             otherwise NO_L4 (65536). Aliasing tcp ports with icmp types is harmless
+ *             because every rule that constrains dport also constrains proto.
+ * - tcpflags: TCP flags byte (header byte 13) for readable first-fragment TCP; otherwise 256.
+ * - ctstate:  one of CT_* below (the packet's conntrack state); domain 0..7.
+ * - iif, oif: interface name (in/out device; '' where the hook has none); LPM over name bytes.
+ */
+export type FieldName = 'src' | 'dst' | 'proto' | 'sport' | 'dport' | 'tcpflags' | 'ctstate' | 'iif' | 'oif';
+
+export const FIELD_NAMES: readonly FieldName[] = ['src', 'dst', 'proto', 'sport', 'dport', 'tcpflags', 'ctstate', 'iif', 'oif'];
+
+export const NO_L4 = 65536;
+export const NO_TCPFLAGS = 256;
+export const FRAG_BIT = 256;
+
+/** Domain sizes of the integer-keyed fields (keys are 0 .. size-1). */
+export const FIELD_DOMAIN: Readonly<Record<'proto' | 'sport' | 'dport' | 'tcpflags' | 'ctstate', number>> = {
+  proto: 512,
+  sport: 65537,
+  dport: 65537,
+  tcpflags: 257,
+  ctstate: 8,
+};
+
+// Conntrack states, as the BPF conntrack reports them (one per packet).
+export const CT_INVALID = 0;
+export const CT_NEW = 1;
+export const CT_ESTABLISHED = 2;
+export const CT_RELATED = 3;
+export const CT_UNTRACKED = 4;
+
+export interface Prefix {
+  /** u32 host order, already masked to `len`. */
+  addr: number;
+  len: number;
+}
+
+/**
+ * The set of values a rule accepts for one field.
+ * - 'prefixes' (src, dst): union of IPv4 prefixes.
+ * - 'ranges' (proto, sport, dport, tcpflags, ctstate): union of inclusive [lo, hi] ranges.
+ * - 'iface' (iif, oif): one iptables interface pattern ('eth0', 'eth+', '+').
+ * `invert` complements the set over the field's whole domain (including NO_L4 / NO_TCPFLAGS
+ * keys: callers that must not match those keys when inverted exclude them themselves, e.g.
+ * `! --dport 80` is encoded as ranges [0,79],[81,65535], not as an inverted [80,80]).
+ */
+export type FieldConstraint =
+  | { kind: 'prefixes'; prefixes: Prefix[]; invert: boolean }
+  | { kind: 'ranges'; ranges: Array<[number, number]>; invert: boolean }
+  | { kind: 'iface'; pattern: string; invert: boolean };
+
+/** Scalar packet properties a residual check can compare. */
+export type ScalarField =
+  | 'len' // IP total length
+  | 'ttl'
+  | 'tos' // whole TOS byte
+  | 'mark' // skb->mark
+  | 'pkttype' // 0 host, 1 broadcast, 2 multicast, 3 otherhost (PACKET_* values)
+  | 'saddr'
+  | 'daddr'
+  | 'sport' // with the same NO_L4 convention as the field
+  | 'dport'
+  | 'ipflags' // IP flags+fragment offset word (frag_off, host order)
+  | 'l4proto';
+
+/**
+ * Residual checks, in the order given; all must pass. Each may be inverted.
+ * - cmp:     (value & mask) within any of ranges.
+ * - either:  sport OR dport within ranges (multiport --ports); both use NO_L4 convention.
+ * - limit:   token bucket (iptables' limit match: avg rate as packets per `perSeconds`, burst).
+ *            `slot` is assigned by the classifier (one bucket per rule instance).
+ * - random:  statistic --mode random; matches with probability p (0..1).
+ * - nth:     statistic --mode nth --every n --packet p (per-rule counter slot).
+ */
+export type ResidualCheck =
+  | { kind: 'cmp'; field: ScalarField; mask: number; ranges: Array<[number, number]>; invert: boolean }
+  | { kind: 'either'; ranges: Array<[number, number]>; invert: boolean }
+  | { kind: 'limit'; ratePerSec: number; burst: number; invert: boolean }
+  | { kind: 'random'; probability: number; invert: boolean }
+  | { kind: 'nth'; every: number; packet: number; invert: boolean };
+
+/** What one match (or the rule's base part) contributes. Several are intersected. */
+export interface CompiledMatch {
+  fields?: Partial<Record<FieldName, FieldConstraint>>;
+  residual?: ResidualCheck[];
+  /**
+   * Set when the datapath cannot enforce this match; the CLI then refuses the rule with this
+   * reason (exit 1) unless model-only mode is on. Never silently ignore a match.
+   */
+  unsupported?: string;
+}
+
+/** A packet as the classifier, the reference matcher and the BPF program see it. */
+export interface PacketKey {
+  src: number;
+  dst: number;
+  /** IP protocol number. */
+  proto: number;
+  /** True for second and further fragments (fragment offset != 0). */
+  nonFirstFragment: boolean;
+  /** Ports (or NO_L4). */
+  sport: number;
+  /** Port, ICMP type << 8 | code, or NO_L4. */
+  dport: number;
+  tcpflags: number;
+  ctstate: number;
+  iif: string;
+  oif: string;
+  len: number;
+  ttl: number;
+  tos: number;
+  mark: number;
+  pkttype: number;
+  ipflags: number;
+}

@@ -1,0 +1,30 @@
+// The one error type of the core. iptables' exit codes (xtables.h enum xtables_exittype):
+//   1 OTHER_PROBLEM, 2 PARAMETER_PROBLEM, 3 VERSION_PROBLEM, 4 RESOURCE_PROBLEM.
+// Messages are whole string constants in iptables' wording; bin/ renders them:
+// - PARAMETER_PROBLEM: "iptables v1.8.9 (nf_tables): <message>\nTry `iptables -h' or 'iptables --help' for more information."
+// - others: as iptables prints them (e.g. "iptables: Bad rule (does a matching rule exist in that chain?).").
+// `raw` messages are printed exactly as given (no prefix, no try-help line).
+
+export type ExitCode = 1 | 2 | 3 | 4;
+
+export class XtablesError extends Error {
+  readonly exitCode: ExitCode;
+  /** Print exactly `message` (already fully formatted, without trailing newline). */
+  readonly raw: boolean;
+  constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean } = {}) {
+    super(message);
+    this.name = 'XtablesError';
+    this.exitCode = exitCode;
+    this.raw = options.raw ?? false;
+  }
+}
+
+/** xtables_error(PARAMETER_PROBLEM, ...) */
+export function parameterProblem(message: string): XtablesError {
+  return new XtablesError(message, 2);
+}
+
+/** xtables_error(OTHER_PROBLEM, ...) */
+export function otherProblem(message: string): XtablesError {
+  return new XtablesError(message, 1);
+}
