@@ -1,0 +1,345 @@
+// Per-field class computation: which set of constraining rules accepts each key.
+//
+// One machinery serves all three field kinds. Every constraint c (one rule's constraint on the
+// field; a rule may have several, all required) has a counter `count[c]` of how many of its
+// ranges/prefixes contain the current position; c is satisfied iff (count[c] > 0) XOR invert.
+// A rule is in the active set iff all its constraints on the field are satisfied. We walk
+// the key space in an order where the counters change incrementally:
+// - array fields: a sweep over the domain's elementary intervals (events at lo and hi+1,
+//   bucketed by position: O(events + domain), no comparison sort);
+// - src/dst: a DFS over the trie of every prefix any rule mentions plus 0.0.0.0/0 (entries
+//   sorted by (addr, len) are a preorder; a stack of open prefixes gives enter/exit events).
+//   Because every prefix of every rule is an entry, whether a rule accepts an address depends
+//   only on the longest entry containing the address, which is the LPM result: class(Q) is the
+//   active set while Q is the deepest open entry. Inversion needs no set complement: an
+//   inverted constraint is satisfied while none of its prefixes is open;
+// - iif/oif: the same DFS over name byte strings (exact name = bytes + NUL, 'eth+' = 'eth').
+// The active set is kept as a dense array with O(1) add/remove plus a 64-bit XOR (Zobrist) hash
+// of its members, so a position costs O(changed rules), and a set is materialised (copied and
+// sorted) only the first time its hash is seen. Dedupe is by (hash, size); two different sets
+// colliding would need a 53-bit hash collision with equal size (probability ~ classes² / 2^53).
+//
+// Sets are sorted Uint32Array views into one shared pool (one backing store, not one per
+// class: at 100k classes separate ArrayBuffers cost more than the members). See bitset-bench.ts
+// for why plain typed arrays rather than the `bitset` package.
+import type { Prefix } from './fields.ts';
+import { prefixMask } from './base.ts';
+
+/** splitmix32-style finaliser: deterministic per-rule hash words. */
+function mix32(x: number): number {
+  x = (x + 0x9e3779b9) | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Growable pool of u32 set members; classes are subarray views of it at the end. */
+class SetPool {
+  private buf = new Uint32Array(1024);
+  private len = 0;
+  readonly offsets: number[] = [];
+  readonly sizes: number[] = [];
+
+  add(members: Uint32Array, size: number): number {
+    if (this.len + size > this.buf.length) {
+      let cap = this.buf.length * 2;
+      while (cap < this.len + size) cap *= 2;
+      const nb = new Uint32Array(cap);
+      nb.set(this.buf.subarray(0, this.len));
+      this.buf = nb;
+    }
+    const buf = this.buf;
+    const o = this.len;
+    for (let i = 0; i < size; i++) buf[o + i] = members[i];
+    if (size > 1) buf.subarray(o, o + size).sort();
+    this.offsets.push(o);
+    this.sizes.push(size);
+    this.len += size;
+    return this.offsets.length - 1;
+  }
+
+  finish(): Uint32Array[] {
+    const buf = this.buf.length === this.len ? this.buf : this.buf.slice(0, this.len);
+    return this.offsets.map((o, i) => buf.subarray(o, o + this.sizes[i]));
+  }
+}
+
+/**
+ * The incremental active set over constraints. `consRule[c]` is the rule of constraint c,
+ * `consInvert[c]` its inversion.
+ */
+export class ActiveSet {
+  private readonly count: Int32Array;
+  private readonly need: Int32Array;
+  private readonly sat: Int32Array;
+  private readonly pos: Int32Array;
+  private readonly dense: Uint32Array;
+  private size = 0;
+  private h1 = 0;
+  private h2 = 0;
+  private readonly byHash = new Map<number, number>();
+  /** Exact fallback when a hash key is reused by a set of another size (never seen so far). */
+  private readonly byMembers = new Map<string, number>();
+  private readonly pool = new SetPool();
+
+  constructor(
+    nrules: number,
+    private readonly consRule: Uint32Array,
+    private readonly consInvert: Uint8Array,
+  ) {
+    const ncons = consRule.length;
+    this.count = new Int32Array(ncons);
+    this.need = new Int32Array(nrules);
+    this.sat = new Int32Array(nrules);
+    this.pos = new Int32Array(nrules).fill(-1);
+    this.dense = new Uint32Array(nrules);
+    for (let c = 0; c < ncons; c++) {
+      const r = consRule[c];
+      this.need[r]++;
+      if (consInvert[c]) this.sat[r]++;
+    }
+    for (let c = 0; c < ncons; c++) {
+      const r = consRule[c];
+      if (this.sat[r] === this.need[r] && this.pos[r] < 0) this.add(r);
+    }
+  }
+
+  private add(r: number): void {
+    this.pos[r] = this.size;
+    this.dense[this.size++] = r;
+    this.h1 ^= mix32(r * 2 + 1);
+    this.h2 ^= mix32(r * 2 + 2);
+  }
+
+  private remove(r: number): void {
+    const p = this.pos[r];
+    const last = this.dense[--this.size];
+    this.dense[p] = last;
+    this.pos[last] = p;
+    this.pos[r] = -1;
+    this.h1 ^= mix32(r * 2 + 1);
+    this.h2 ^= mix32(r * 2 + 2);
+  }
+
+  private flip(c: number, nowSatisfied: boolean): void {
+    const r = this.consRule[c];
+    if (nowSatisfied) {
+      if (++this.sat[r] === this.need[r]) this.add(r);
+    } else {
+      if (this.sat[r] === this.need[r]) this.remove(r);
+      this.sat[r]--;
+    }
+  }
+
+  inc(c: number): void {
+    if (++this.count[c] === 1) this.flip(c, !this.consInvert[c]);
+  }
+
+  dec(c: number): void {
+    if (--this.count[c] === 0) this.flip(c, this.consInvert[c] === 1);
+  }
+
+  /** Class id of the current active set (a new id the first time a set is seen). */
+  classId(): number {
+    const key = (this.h1 >>> 11) * 4294967296 + this.h2;
+    const id = this.byHash.get(key);
+    if (id === undefined) {
+      const nid = this.pool.add(this.dense, this.size);
+      this.byHash.set(key, nid);
+      return nid;
+    }
+    if (this.pool.sizes[id] === this.size) return id;
+    const members = Array.from(this.dense.subarray(0, this.size)).sort((a, b) => a - b).join(',');
+    const id2 = this.byMembers.get(members);
+    if (id2 !== undefined) return id2;
+    const nid = this.pool.add(this.dense, this.size);
+    this.byMembers.set(members, nid);
+    return nid;
+  }
+
+  classes(): Uint32Array[] {
+    return this.pool.finish();
+  }
+}
+
+/** One rule's constraint on an array field: union of inclusive ranges, maybe inverted. */
+export interface RangeCons {
+  rule: number;
+  invert: boolean;
+  ranges: ReadonlyArray<readonly [number, number]>;
+}
+
+/** Elementary-interval sweep over keys 0 .. domain-1. */
+export function buildArrayClasses(
+  domain: number,
+  nrules: number,
+  cons: readonly RangeCons[],
+): { keyToClass: Uint32Array; classes: Uint32Array[] } {
+  const ncons = cons.length;
+  const consRule = new Uint32Array(ncons);
+  const consInvert = new Uint8Array(ncons);
+  // Bucket events by position: bucket p holds +c for range starts and ~c for range ends.
+  const bucketCount = new Uint32Array(domain + 1);
+  for (let c = 0; c < ncons; c++) {
+    consRule[c] = cons[c].rule;
+    consInvert[c] = cons[c].invert ? 1 : 0;
+    for (const [lo0, hi0] of cons[c].ranges) {
+      const lo = Math.max(0, lo0);
+      const hi = Math.min(domain - 1, hi0);
+      if (lo > hi) continue;
+      bucketCount[lo]++;
+      if (hi + 1 < domain) bucketCount[hi + 1]++;
+    }
+  }
+  const start = new Uint32Array(domain + 1);
+  for (let p = 0, acc = 0; p <= domain; p++) {
+    start[p] = acc;
+    acc += bucketCount[p];
+  }
+  const total = start[domain];
+  const ev = new Int32Array(total);
+  const fill = start.slice();
+  for (let c = 0; c < ncons; c++) {
+    for (const [lo0, hi0] of cons[c].ranges) {
+      const lo = Math.max(0, lo0);
+      const hi = Math.min(domain - 1, hi0);
+      if (lo > hi) continue;
+      ev[fill[lo]++] = c;
+      if (hi + 1 < domain) ev[fill[hi + 1]++] = ~c;
+    }
+  }
+  const set = new ActiveSet(nrules, consRule, consInvert);
+  const keyToClass = new Uint32Array(domain);
+  // Key 0's class is known before the loop only when no range starts at 0.
+  let cls = bucketCount[0] === 0 ? set.classId() : 0;
+  let cur = 0;
+  for (let p = 0; p < domain; p++) {
+    if (bucketCount[p] === 0) continue;
+    if (p > 0) keyToClass.fill(cls, cur, p);
+    for (let i = start[p], e = start[p] + bucketCount[p]; i < e; i++) {
+      const c = ev[i];
+      if (c >= 0) set.inc(c);
+      else set.dec(~c);
+    }
+    cls = set.classId();
+    cur = p;
+  }
+  keyToClass.fill(cls, cur, domain);
+  return { keyToClass, classes: set.classes() };
+}
+
+/** One rule's constraint on src/dst: union of prefixes, maybe inverted. */
+export interface PrefixCons {
+  rule: number;
+  invert: boolean;
+  prefixes: readonly Prefix[];
+}
+
+/** LPM entries (every mentioned prefix plus 0.0.0.0/0, sorted by addr then len) and classes. */
+export function buildPrefixClasses(
+  nrules: number,
+  cons: readonly PrefixCons[],
+): { entries: Array<{ prefix: Prefix; cls: number }>; classes: Uint32Array[] } {
+  const ncons = cons.length;
+  const consRule = new Uint32Array(ncons);
+  const consInvert = new Uint8Array(ncons);
+  // entry key = addr * 64 + len (< 2^38, exact in a double).
+  const entryOf = new Map<number, number>([[0, 0]]);
+  const entAddr: number[] = [0];
+  const entLen: number[] = [0];
+  const entCons: number[][] = [[]];
+  for (let c = 0; c < ncons; c++) {
+    consRule[c] = cons[c].rule;
+    consInvert[c] = cons[c].invert ? 1 : 0;
+    for (const p of cons[c].prefixes) {
+      const addr = (p.addr & prefixMask(p.len)) >>> 0;
+      const key = addr * 64 + p.len;
+      let e = entryOf.get(key);
+      if (e === undefined) {
+        e = entAddr.length;
+        entryOf.set(key, e);
+        entAddr.push(addr);
+        entLen.push(p.len);
+        entCons.push([]);
+      }
+      entCons[e].push(c);
+    }
+  }
+  const order = Array.from({ length: entAddr.length }, (_, i) => i);
+  order.sort((a, b) => entAddr[a] - entAddr[b] || entLen[a] - entLen[b]);
+  const set = new ActiveSet(nrules, consRule, consInvert);
+  const stack: number[] = [];
+  const entries: Array<{ prefix: Prefix; cls: number }> = [];
+  for (const e of order) {
+    const addr = entAddr[e];
+    const len = entLen[e];
+    while (stack.length > 0) {
+      const t = stack[stack.length - 1];
+      if (entLen[t] <= len && ((addr & prefixMask(entLen[t])) >>> 0) === entAddr[t]) break;
+      stack.pop();
+      for (const c of entCons[t]) set.dec(c);
+    }
+    stack.push(e);
+    for (const c of entCons[e]) set.inc(c);
+    entries.push({ prefix: { addr, len }, cls: set.classId() });
+  }
+  return { entries, classes: set.classes() };
+}
+
+/** One rule's constraint on iif/oif: an iptables interface pattern, maybe inverted. */
+export interface IfaceCons {
+  rule: number;
+  invert: boolean;
+  pattern: string;
+}
+
+/** The LPM key bytes of a pattern: 'eth0' → 'eth0\0', 'eth+' → 'eth', '+' → ''. */
+export function ifacePatternKey(pattern: string): string {
+  return pattern.endsWith('+') ? pattern.slice(0, -1) : pattern + '\0';
+}
+
+export function buildIfaceClasses(
+  nrules: number,
+  cons: readonly IfaceCons[],
+): { entries: Array<{ name: string; exact: boolean; cls: number }>; classes: Uint32Array[] } {
+  const ncons = cons.length;
+  const consRule = new Uint32Array(ncons);
+  const consInvert = new Uint8Array(ncons);
+  const entryOf = new Map<string, number>([['', 0]]);
+  const entKey: string[] = [''];
+  const entCons: number[][] = [[]];
+  for (let c = 0; c < ncons; c++) {
+    consRule[c] = cons[c].rule;
+    consInvert[c] = cons[c].invert ? 1 : 0;
+    const key = ifacePatternKey(cons[c].pattern);
+    let e = entryOf.get(key);
+    if (e === undefined) {
+      e = entKey.length;
+      entryOf.set(key, e);
+      entKey.push(key);
+      entCons.push([]);
+    }
+    entCons[e].push(c);
+  }
+  // Code-unit order: a string sorts before its extensions and NUL before any other byte, so
+  // the sorted keys are a preorder of the byte trie.
+  const order = Array.from({ length: entKey.length }, (_, i) => i);
+  order.sort((a, b) => (entKey[a] < entKey[b] ? -1 : entKey[a] > entKey[b] ? 1 : 0));
+  const set = new ActiveSet(nrules, consRule, consInvert);
+  const stack: number[] = [];
+  const entries: Array<{ name: string; exact: boolean; cls: number }> = [];
+  for (const e of order) {
+    const key = entKey[e];
+    while (stack.length > 0) {
+      const t = stack[stack.length - 1];
+      if (key.startsWith(entKey[t])) break;
+      stack.pop();
+      for (const c of entCons[t]) set.dec(c);
+    }
+    stack.push(e);
+    for (const c of entCons[e]) set.inc(c);
+    const exact = key.endsWith('\0');
+    entries.push({ name: exact ? key.slice(0, -1) : key, exact, cls: set.classId() });
+  }
+  return { entries, classes: set.classes() };
+}

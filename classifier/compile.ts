@@ -1,0 +1,255 @@
+// compileTable: one model Table → one TableSpec (see spec.ts for the index space and the
+// meaning of wildcard/classes). Pure; deterministic (same table, same spec).
+//
+// Invariants the BPF program relies on:
+// - chains[0..] are the table's built-in chains in BUILTIN_CHAINS order (filter: INPUT 0,
+//   FORWARD 1, OUTPUT 2; policy counter slots 0, 1, 2), then user chains in model order.
+// - every chain's firstRule is a multiple of 64; an empty chain owns no index (its firstRule
+//   equals its endRule and may equal the next chain's firstRule).
+// - jump/goto targets are chain ids of user chains; the chain graph has no loop and no path
+//   from a built-in chain pushes more than MAX_CALL_DEPTH return frames (checked here, so the
+//   datapath's bounded call stack never overflows).
+// - a rule is in a field's wildcard set iff it has no constraint on that field; a rule with
+//   several constraints on one field (e.g. -p tcp and the tcp match's proto) needs all of them.
+import { findMatch as registryFindMatch, findTarget as registryFindTarget } from '../extensions/index.ts';
+import type { DatapathAction, MatchModule, TargetModule } from '../extensions/types.ts';
+import { otherProblem } from '../parser/errors.ts';
+import { BUILTIN_CHAINS, type Chain, type Rule, type Table } from '../ruleset/types.ts';
+import { compileBase } from './base.ts';
+import {
+  buildArrayClasses,
+  buildIfaceClasses,
+  buildPrefixClasses,
+  type IfaceCons,
+  type PrefixCons,
+  type RangeCons,
+} from './classes.ts';
+import { FIELD_DOMAIN, FIELD_NAMES, type CompiledMatch, type FieldName, type ResidualCheck } from './fields.ts';
+import type { ChainSpec, FieldSpec, RuleSpec, SpecAction, TableSpec } from './spec.ts';
+
+/**
+ * Return frames the datapath's call stack holds. A jump pushes one frame, a goto none.
+ * iptables has no such bound (its stack is sized per table); rulesets nesting deeper than this
+ * are refused at compile time rather than mis-enforced.
+ */
+export const MAX_CALL_DEPTH = 16;
+
+export interface ModuleLookup {
+  findMatch(name: string): MatchModule<any> | undefined;
+  findTarget(name: string): TargetModule<any> | undefined;
+}
+
+/** Shared by every rule without residual checks (frozen: the spec is read-only data). */
+const NO_RESIDUAL: ResidualCheck[] = Object.freeze([]) as unknown as ResidualCheck[];
+
+const REGISTRY: ModuleLookup = { findMatch: registryFindMatch, findTarget: registryFindTarget };
+
+/** Built-in chains first (BUILTIN_CHAINS order), then user chains in model order. */
+export function orderChains(table: Table): Chain[] {
+  const builtins = BUILTIN_CHAINS[table.name];
+  const out: Chain[] = [];
+  for (const name of builtins) {
+    const c = table.chains.find((x) => x.name === name);
+    out.push(c ?? { name, policy: 'ACCEPT', counters: { packets: 0n, bytes: 0n }, rules: [] });
+  }
+  for (const c of table.chains) if (!builtins.includes(c.name)) out.push(c);
+  return out;
+}
+
+function refuse(position: number, chain: string, reason: string): never {
+  throw otherProblem(`bpftables: cannot enforce rule ${position} in chain ${chain}: ${reason}`);
+}
+
+/** The rule's base part and every match, compiled; throws when one is unsupported. */
+export function compileRuleMatches(
+  rule: Readonly<Rule>,
+  lookup: ModuleLookup,
+  position: number,
+  chain: string,
+): CompiledMatch[] {
+  const out: CompiledMatch[] = [compileBase(rule)];
+  for (const m of rule.matches) {
+    const mod = lookup.findMatch(m.name);
+    if (!mod) refuse(position, chain, `match "${m.name}" is unknown to the datapath`);
+    const cm = mod.compile(m.data, rule);
+    if (cm.unsupported !== undefined) refuse(position, chain, cm.unsupported);
+    out.push(cm);
+  }
+  return out;
+}
+
+/** The rule's datapath action with chain names unresolved; throws when unsupported. */
+export function compileRuleAction(rule: Readonly<Rule>, lookup: ModuleLookup, position: number, chain: string): DatapathAction {
+  const t = rule.target;
+  if (t === undefined) return { kind: 'next' };
+  switch (t.kind) {
+    case 'standard':
+      return t.verdict === 'ACCEPT' ? { kind: 'accept' } : t.verdict === 'DROP' ? { kind: 'drop' } : { kind: 'return' };
+    case 'jump':
+      return { kind: 'jump', chain: t.chain };
+    case 'goto':
+      return { kind: 'goto', chain: t.chain };
+    case 'extension': {
+      const mod = lookup.findTarget(t.name);
+      if (!mod) refuse(position, chain, `target "${t.name}" is unknown to the datapath`);
+      const a = mod.compile(t.data, rule);
+      if (a.kind === 'unsupported') refuse(position, chain, a.reason);
+      return a;
+    }
+  }
+}
+
+export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY): TableSpec {
+  const chains = orderChains(table);
+  const nbuiltin = BUILTIN_CHAINS[table.name].length;
+  const chainId = new Map<string, number>();
+  chains.forEach((c, i) => chainId.set(c.name, i));
+
+  // Index space.
+  const chainSpecs: ChainSpec[] = [];
+  let cursor = 0;
+  for (let i = 0; i < chains.length; i++) {
+    const c = chains[i];
+    const firstRule = cursor;
+    const endRule = firstRule + c.rules.length;
+    const spec: ChainSpec = { name: c.name, firstRule, endRule, counterId: i < nbuiltin ? i : -1 };
+    if (i < nbuiltin) spec.policy = c.policy ?? 'ACCEPT';
+    chainSpecs.push(spec);
+    cursor = Math.ceil(endRule / 64) * 64;
+  }
+  const nrules = Math.max(64, cursor);
+  const rules: Array<RuleSpec | null> = new Array(nrules).fill(null);
+
+  // Per-field constraints, in rule index order.
+  const rangeCons: Record<'proto' | 'sport' | 'dport' | 'tcpflags' | 'ctstate', RangeCons[]> = {
+    proto: [],
+    sport: [],
+    dport: [],
+    tcpflags: [],
+    ctstate: [],
+  };
+  const prefixCons: Record<'src' | 'dst', PrefixCons[]> = { src: [], dst: [] };
+  const ifaceCons: Record<'iif' | 'oif', IfaceCons[]> = { iif: [], oif: [] };
+  const constrained: Record<FieldName, Uint8Array> = Object.fromEntries(
+    FIELD_NAMES.map((f) => [f, new Uint8Array(nrules)]),
+  ) as Record<FieldName, Uint8Array>;
+  const jumpsOf: Array<Array<{ to: number; push: boolean }>> = chains.map(() => []);
+
+  for (let ci = 0; ci < chains.length; ci++) {
+    const chain = chains[ci];
+    const base = chainSpecs[ci].firstRule;
+    for (let ri = 0; ri < chain.rules.length; ri++) {
+      const rule = chain.rules[ri];
+      const idx = base + ri;
+      const position = ri + 1;
+      if (rule.id === undefined) {
+        throw new Error(`compileTable: rule ${position} in chain ${chain.name} has no id (the state layer assigns ids)`);
+      }
+      let residual: ResidualCheck[] = NO_RESIDUAL;
+      for (const cm of compileRuleMatches(rule, lookup, position, chain.name)) {
+        if (cm.residual && cm.residual.length > 0) {
+          if (residual === NO_RESIDUAL) residual = [];
+          residual.push(...cm.residual);
+        }
+        if (!cm.fields) continue;
+        for (const f of Object.keys(cm.fields) as FieldName[]) {
+          const fc = cm.fields[f];
+          if (!fc) continue;
+          constrained[f][idx] = 1;
+          switch (f) {
+            case 'src':
+            case 'dst':
+              if (fc.kind !== 'prefixes') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
+              prefixCons[f].push({ rule: idx, invert: fc.invert, prefixes: fc.prefixes });
+              break;
+            case 'iif':
+            case 'oif':
+              if (fc.kind !== 'iface') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
+              ifaceCons[f].push({ rule: idx, invert: fc.invert, pattern: fc.pattern });
+              break;
+            default:
+              if (fc.kind !== 'ranges') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
+              rangeCons[f].push({ rule: idx, invert: fc.invert, ranges: fc.ranges });
+          }
+        }
+      }
+      const a = compileRuleAction(rule, lookup, position, chain.name);
+      let action: SpecAction;
+      if (a.kind === 'jump' || a.kind === 'goto') {
+        const to = chainId.get(a.chain);
+        if (to === undefined) refuse(position, chain.name, `target chain "${a.chain}" does not exist`);
+        if (to < nbuiltin) refuse(position, chain.name, `cannot jump to built-in chain ${a.chain}`);
+        jumpsOf[ci].push({ to, push: a.kind === 'jump' });
+        action = { kind: a.kind, chain: to };
+      } else if (a.kind === 'unsupported') {
+        refuse(position, chain.name, a.reason); // narrowed away above; kept for the type
+      } else {
+        action = a;
+      }
+      rules[idx] = { counterId: rule.id, action, residual };
+    }
+  }
+
+  checkCallDepth(chains, nbuiltin, jumpsOf);
+
+  const fields: Partial<Record<FieldName, FieldSpec>> = {};
+  for (const f of FIELD_NAMES) {
+    const mark = constrained[f];
+    let any = false;
+    const wild: number[] = [];
+    for (const cs of chainSpecs) {
+      for (let i = cs.firstRule; i < cs.endRule; i++) {
+        if (mark[i]) any = true;
+        else wild.push(i);
+      }
+    }
+    if (!any) continue;
+    const wildcard = Uint32Array.from(wild);
+    switch (f) {
+      case 'src':
+      case 'dst': {
+        const { entries, classes } = buildPrefixClasses(nrules, prefixCons[f]);
+        fields[f] = { kind: 'lpm', wildcard, classes, entries };
+        break;
+      }
+      case 'iif':
+      case 'oif': {
+        const { entries, classes } = buildIfaceClasses(nrules, ifaceCons[f]);
+        fields[f] = { kind: 'iface', wildcard, classes, entries };
+        break;
+      }
+      default: {
+        const { keyToClass, classes } = buildArrayClasses(FIELD_DOMAIN[f], nrules, rangeCons[f]);
+        fields[f] = { kind: 'array', wildcard, classes, keyToClass };
+      }
+    }
+  }
+
+  return { nrules, chains: chainSpecs, rules, fields };
+}
+
+/** Refuses loops and call depths beyond MAX_CALL_DEPTH (frames pushed by jumps). */
+function checkCallDepth(chains: Chain[], nbuiltin: number, jumpsOf: Array<Array<{ to: number; push: boolean }>>): void {
+  const depth = new Int32Array(chains.length).fill(-1);
+  const onPath = new Uint8Array(chains.length);
+  // Iterative DFS would only matter past thousands of nested chains; recursion depth here is
+  // bounded by the number of user chains on one path.
+  const visit = (c: number): number => {
+    if (depth[c] >= 0) return depth[c];
+    if (onPath[c]) throw otherProblem(`iptables: Too many levels of symbolic links.`);
+    onPath[c] = 1;
+    let d = 0;
+    for (const j of jumpsOf[c]) d = Math.max(d, visit(j.to) + (j.push ? 1 : 0));
+    onPath[c] = 0;
+    depth[c] = d;
+    return d;
+  };
+  for (let c = 0; c < nbuiltin; c++) {
+    if (visit(c) > MAX_CALL_DEPTH) {
+      throw otherProblem(
+        `bpftables: chain ${chains[c].name} nests user chains ${depth[c]} jumps deep; the datapath allows ${MAX_CALL_DEPTH}`,
+      );
+    }
+  }
+  for (let c = nbuiltin; c < chains.length; c++) visit(c);
+}
