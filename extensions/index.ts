@@ -1,12 +1,28 @@
 // Explicit registry of every match and target module (no filesystem discovery).
 // Lookup is by the name iptables uses: lower-case matches, upper-case targets.
+//
+// Option tables: `invertible: true` means the front end passes `!` through to the module's
+// parse(), which throws iptables' own wording when that option cannot be inverted; repeats
+// are detected by the modules (wording differs per module), so `once` is left unset.
 import type { MatchModule, TargetModule } from './types.ts';
+import { tcp } from './match/tcp.ts';
+import { udp } from './match/udp.ts';
+import { icmp } from './match/icmp.ts';
+import { multiport } from './match/multiport.ts';
+import { iprange } from './match/iprange.ts';
+import { conntrack, state } from './match/conntrack.ts';
+import { comment } from './match/comment.ts';
+import { mac } from './match/mac.ts';
+import { limit } from './match/limit.ts';
 
-export const MATCHES: ReadonlyMap<string, MatchModule<any>> = new Map<string, MatchModule<any>>([
-]);
+const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit];
+const targetList: TargetModule<any>[] = [];
 
-export const TARGETS: ReadonlyMap<string, TargetModule<any>> = new Map<string, TargetModule<any>>([
-]);
+export const MATCHES: ReadonlyMap<string, MatchModule<any>> = new Map<string, MatchModule<any>>(
+  matchList.flatMap((m) => [[m.name, m] as [string, MatchModule<any>], ...(m.aliases ?? []).map((a) => [a, m] as [string, MatchModule<any>])]),
+);
+
+export const TARGETS: ReadonlyMap<string, TargetModule<any>> = new Map<string, TargetModule<any>>(targetList.map((t) => [t.name, t]));
 
 export function findMatch(name: string): MatchModule<any> | undefined {
   return MATCHES.get(name);
