@@ -14,9 +14,13 @@ import { conntrack, state } from './match/conntrack.ts';
 import { comment } from './match/comment.ts';
 import { mac } from './match/mac.ts';
 import { limit } from './match/limit.ts';
+import { REJECT } from './target/REJECT.ts';
+import { LOG } from './target/LOG.ts';
+import { MARK } from './target/MARK.ts';
+import { DNAT, MASQUERADE, REDIRECT, SNAT } from './target/nat.ts';
 
 const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit];
-const targetList: TargetModule<any>[] = [];
+const targetList: TargetModule<any>[] = [REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT];
 
 export const MATCHES: ReadonlyMap<string, MatchModule<any>> = new Map<string, MatchModule<any>>(
   matchList.flatMap((m) => [[m.name, m] as [string, MatchModule<any>], ...(m.aliases ?? []).map((a) => [a, m] as [string, MatchModule<any>])]),

@@ -12,6 +12,7 @@ export interface MultiportData {
   invert?: boolean;
   /** Protocol name used for service lookups and printing. */
   proto?: string;
+  seen?: string[];
 }
 
 const L4_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 136: 'udplite', 132: 'sctp', 33: 'dccp' };
@@ -35,11 +36,9 @@ export const multiport: MatchModule<MultiportData> = {
   init: () => ({ ports: [] }),
   parse(d, option, args, invert, ctx) {
     const opt = option as 'sports' | 'dports' | 'ports';
-    if (d.kind === opt) throw x6Once('multiport', LONG[opt]!);
-    if (d.kind) {
-      // x6 reports the exclusion as "--<this> cannot be used together with --<earlier>".
-      throw x6Excl('multiport', LONG[opt]!, LONG[d.kind]!);
-    }
+    const seen = (d.seen ??= []);
+    if (seen.includes(opt)) throw x6Once('multiport', LONG[opt]!);
+    seen.push(opt);
     const proto = checkProto(ctx);
     const ports: Array<number | [number, number]> = [];
     let count = 0;
@@ -68,6 +67,9 @@ export const multiport: MatchModule<MultiportData> = {
   },
   finalCheck(d) {
     if (!d.kind) throw parameterProblem('multiport expection an option');
+    // xtables_options_fcheck: exclusions reported in option-table order.
+    const set = (['sports', 'dports', 'ports'] as const).filter((k) => d.seen?.includes(k));
+    if (set.length > 1) throw x6Excl('multiport', LONG[set[0]!]!, LONG[set[1]!]!);
   },
   print(d, opts) {
     const list = d.ports
