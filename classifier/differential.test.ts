@@ -54,6 +54,7 @@ const matchArb = fc.oneof(
   fc.record({ field: fc.constantFrom('saddr', 'daddr'), lo: fc.constantFrom(...ADDRS), w: fc.integer({ min: 0, max: 300 }), invert: fc.boolean() }).map((d) => ({ name: 'iprange', data: { ...d, hi: d.lo + d.w } })),
   fc.record({ lo: fc.constantFrom(1, 64, 100), hi: fc.constantFrom(64, 128, 255), invert: fc.boolean() }).map((d) => ({ name: 'ttl', data: d })),
   fc.record({ invert: fc.boolean() }).map((d) => ({ name: 'limit', data: d })),
+  fc.record({ value: fc.integer({ min: 0, max: 2 }), invert: fc.boolean() }).map((d) => ({ name: 'mark', data: d })),
   fc.record({ p: fc.constantFrom(0, 0.5, 1), invert: fc.boolean() }).map((d) => ({ name: 'statistic', data: d })),
   fc.record({ field: fc.constantFrom('iif', 'oif'), pattern: fc.constantFrom(...PATTERNS), invert: fc.boolean() }).map((d) => ({ name: 'iface2', data: d })),
   fc.constant({ name: 'comment', data: {} }),
@@ -220,6 +221,18 @@ describe('compiled LBVS tables agree with the linear reference', () => {
       );
     });
   }
+
+  it('on long chains (bitvector words crossing 32/64-rule boundaries)', () => {
+    const longTableArb = fc.array(ruleShapeArb, { minLength: 30, maxLength: 140 }).chain((rules) =>
+      tableArb.map((t) => ({ ...t, chains: t.chains.map((c, i) => (i === 0 ? { ...c, rules: rules.map((s, j) => ({ id: 10_000 + j, counters: zeroCounters(), ...s, matches: s.matches, target: s.t === 2 ? ({ kind: 'standard', verdict: 'DROP' } as const) : s.t === 1 ? ({ kind: 'standard', verdict: 'ACCEPT' } as const) : undefined })) } : c)) })),
+    );
+    fc.assert(
+      fc.property(longTableArb, fc.array(packetArb('INPUT'), { minLength: 1, maxLength: 30 }), (table, pkts) => {
+        for (const pkt of pkts) compare(table, 'INPUT', pkt);
+      }),
+      { numRuns: 60 },
+    );
+  });
 
   it('handles empty tables, empty chains and DROP policies', () => {
     const table: Table = {

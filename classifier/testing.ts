@@ -70,6 +70,9 @@ export const STUB_MATCHES: Record<string, MatchModule<any>> = {
   ttl: stubMatch<{ lo: number; hi: number; invert: boolean }>('ttl', (d) => ({
     residual: [{ kind: 'cmp', field: 'ttl', mask: 0xff, ranges: [[d.lo, d.hi]], invert: d.invert }],
   })),
+  mark: stubMatch<{ value: number; invert: boolean }>('mark', (d) => ({
+    residual: [{ kind: 'cmp', field: 'mark', mask: 0xffffffff, ranges: [[d.value, d.value]], invert: d.invert }],
+  })),
   limit: stubMatch<{ invert: boolean }>('limit', (d) => ({ residual: [{ kind: 'limit', ratePerSec: 3, burst: 5, invert: d.invert }] })),
   statistic: stubMatch<{ p: number; invert: boolean }>('statistic', (d) => ({ residual: [{ kind: 'random', probability: d.p, invert: d.invert }] })),
   iface2: stubMatch<{ field: 'iif' | 'oif'; pattern: string; invert: boolean }>('iface2', (d) => ({
