@@ -109,6 +109,29 @@ export function parsePort(s: string, proto: string | undefined): number {
   throw parameterProblem(`invalid port/service \`${s}' specified`);
 }
 
+/**
+ * XTTYPE_PORT / XTTYPE_PORTRC element (xtables_getportbyname): a decimal number (getaddrinfo
+ * keeps the low 16 bits) or a service name of any protocol.
+ */
+export function x6Port(s: string): number {
+  if (/^\d+$/.test(s)) return Number(BigInt(s) & 0xffffn);
+  const p = servicePort(s);
+  if (p !== undefined) return p;
+  throw parameterProblem(`Port "${s}" does not resolve to anything.\n`);
+}
+
+/** XTTYPE_PORTRC: "a", "a:b", ":b", "a:", ":" with no order check. */
+export function x6PortRange(s: string): [number, number] {
+  const i = s.indexOf(':');
+  if (i < 0) {
+    const p = x6Port(s);
+    return [p, p];
+  }
+  const a = s.slice(0, i);
+  const b = s.slice(i + 1);
+  return [a === '' ? 0 : x6Port(a), b === '' ? 65535 : x6Port(b)];
+}
+
 /** "a", "a:b", ":b", "a:" as tcp/udp parse them (parse_tcp_ports / xtables_parse_portrange). */
 export function parsePortRange(s: string, proto: string): [number, number] {
   const i = s.indexOf(':');

@@ -5,7 +5,7 @@ import { parameterProblem } from '../../parser/errors.ts';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, CT_UNTRACKED } from '../../classifier/fields.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
-import { complementRanges, formatIPv4, maskLength, parseIPv4, parsePort, prefixMask, strtoumax, x6Seen } from '../lib.ts';
+import { complementRanges, formatIPv4, maskLength, parseIPv4, x6PortRange, prefixMask, strtoumax, x6Seen } from '../lib.ts';
 import { PROTO_NAMES } from '../protocols.ts';
 
 /** State bits in print order (xt_conntrack's XT_CONNTRACK_STATE_* order as print_state walks it). */
@@ -113,12 +113,7 @@ function hostMaskText(h: HostMask, numeric: boolean): string {
 }
 
 function parsePortRC(s: string): [number, number] {
-  const c = s.indexOf(':');
-  if (c < 0) {
-    const p = parsePort(s, undefined);
-    return [p, p];
-  }
-  return [parsePort(s.slice(0, c), undefined), parsePort(s.slice(c + 1), undefined)];
+  return x6PortRange(s);
 }
 
 const ADDR_OPTS = ['origsrc', 'origdst', 'replsrc', 'repldst'] as const;

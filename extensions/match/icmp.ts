@@ -74,9 +74,12 @@ function parseIcmpType(s: string): { type: number; code: [number, number] } {
   const type = strtouiFull(typeText, 0, 255);
   if (type === undefined) throw parameterProblem(`Unknown ICMP type \`${s}'`);
   if (slash < 0) return { type, code: [0, 255] };
-  const code = strtouiFull(s.slice(slash + 1), 0, 255);
-  if (code === undefined) throw parameterProblem(`Unknown ICMP code \`${s}'`);
-  return { type, code: [code, code] };
+  const codeText = s.slice(slash + 1);
+  const colon = codeText.indexOf(':');
+  const lo = strtouiFull(colon < 0 ? codeText : codeText.slice(0, colon), 0, 255);
+  const hi = colon < 0 ? lo : strtouiFull(codeText.slice(colon + 1), 0, 255);
+  if (lo === undefined || hi === undefined) throw parameterProblem(`Unknown ICMP code \`${s}'`);
+  return { type, code: [lo, hi] };
 }
 
 export function icmpTypeText(type: number, code: [number, number], invert: boolean, numeric: boolean): string {

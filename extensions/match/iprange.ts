@@ -14,9 +14,12 @@ export interface IprangeData {
 
 function parseRange(option: string, s: string): [number, number] {
   const dash = s.indexOf('-');
-  const a = parseIPv4(dash < 0 ? s : s.slice(0, dash));
-  const b = dash < 0 ? a : parseIPv4(s.slice(dash + 1));
-  if (a === undefined || b === undefined) throw parameterProblem(`iprange: Bad value for "--${option}" option: "${s}"`);
+  const first = dash < 0 ? s : s.slice(0, dash);
+  const a = parseIPv4(first);
+  if (a === undefined) throw parameterProblem(`iprange: Bad value for "--${option}" option: "${dash < 0 ? s : first}"`);
+  if (dash < 0) return [a, a];
+  const b = parseIPv4(s.slice(dash + 1));
+  if (b === undefined) throw parameterProblem(`iprange: Bad value for "--${option}" option: "${s.slice(dash + 1)}"`);
   return [a, b];
 }
 

@@ -12,10 +12,10 @@ export interface MacData {
 /** xtables_parse_mac: six ':'-separated hex bytes of one or two digits. */
 function parseMac(s: string): string {
   const parts = s.split(':');
-  if (s.length !== 17 || parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) {
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p))) {
     throw parameterProblem('Invalid MAC address specified.');
   }
-  return parts.map((p) => p.toLowerCase()).join(':');
+  return parts.map((p) => p.toLowerCase().padStart(2, '0')).join(':');
 }
 
 export const mac: MatchModule<MacData> = {

@@ -19,8 +19,9 @@ const L4_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 136: 'udplite', 
 
 function checkProto(ctx: ParseContext): string {
   if (ctx.proto?.invert) throw parameterProblem('multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP');
-  const name = ctx.proto ? L4_NAMES[ctx.proto.proto] : undefined;
-  if (!name) throw parameterProblem("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
+  if (!ctx.proto || ctx.proto.proto === 0) throw parameterProblem("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'");
+  const name = L4_NAMES[ctx.proto.proto];
+  if (!name) throw parameterProblem('multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP');
   return name;
 }
 
@@ -49,9 +50,7 @@ export const multiport: MatchModule<MultiportData> = {
         if (count + 2 > 15) throw parameterProblem('too many ports specified');
         const lo = parsePort(item.slice(0, c), proto);
         const hi = parsePort(item.slice(c + 1), proto);
-        if (lo >= hi) {
-          if (lo > hi) throw parameterProblem('invalid portrange specified');
-        }
+        if (lo >= hi) throw parameterProblem('invalid portrange specified');
         ports.push([lo, hi]);
         count += 2;
       } else {

@@ -2,7 +2,7 @@
 import { parameterProblem } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
-import { parsePortRange, portText, x6Seen } from '../lib.ts';
+import { portText, x6PortRange, x6Seen } from '../lib.ts';
 import { portFields } from './tcp.ts';
 
 export interface UdpData {
@@ -36,7 +36,7 @@ export const udp: MatchModule<UdpData> = {
     const seen = (d.seen ??= []);
     const long = option === 'sport' ? 'source-port' : 'destination-port';
     x6Seen(seen, 'udp', long, invert, true);
-    let r: [number, number] | undefined = parsePortRange(args[0]!, 'udp');
+    let r: [number, number] | undefined = x6PortRange(args[0]!);
     if (r[0] === 0 && r[1] === 65535) r = undefined;
     if (option === 'sport') {
       d.spts = r;

@@ -2,7 +2,7 @@
 // skb->mark = (skb->mark & ~mask) ^ mark, and saved as --set-xmark.
 import { parameterProblem } from '../../parser/errors.ts';
 import type { TargetModule } from '../types.ts';
-import { strtouiFull, x6Seen } from '../lib.ts';
+import { strtouiFull, x6Bad, x6Seen } from '../lib.ts';
 
 export interface MarkTargetData {
   mark: number;
@@ -14,7 +14,7 @@ const OPTS = ['set-xmark', 'set-mark', 'and-mark', 'or-mark', 'xor-mark'] as con
 
 function parseU32(option: string, s: string): number {
   const v = strtouiFull(s, 0, 0xffffffff);
-  if (v === undefined) throw parameterProblem(`MARK: bad integer value for option "--${option}", or out of range.\n`);
+  if (v === undefined) throw x6Bad('MARK', option, 0, 4294967295);
   return v;
 }
 

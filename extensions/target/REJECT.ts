@@ -26,6 +26,16 @@ export const REJECT: TargetModule<RejectData> = {
   parse(d, option, args, invert) {
     x6Seen((d.seen ??= []), 'REJECT', option, invert, false);
     const a = args[0]!.toLowerCase();
+    if ('echo-reply'.startsWith(a)) {
+      // Still in iptables' table, refused with a warning printed before the error.
+      if (REJECT_TABLE.every(([n, alias]) => !n.startsWith(a) && !alias.startsWith(a))) {
+        throw new XtablesError(
+          `--reject-with ${args[0]} no longer supported\niptables v1.8.9 (nf_tables): unknown reject type "${args[0]}"\nTry \`iptables -h' or 'iptables --help' for more information.`,
+          2,
+          { raw: true },
+        );
+      }
+    }
     const e = REJECT_TABLE.find(([n, alias]) => n.startsWith(a) || alias.startsWith(a));
     if (!e) throw parameterProblem(`unknown reject type "${args[0]}"`);
     d.with = e[0];

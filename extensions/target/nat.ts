@@ -55,7 +55,7 @@ function parsePorts(s: string, r: NatRange, allowBase: boolean): void {
 function parseTo(s: string, ctx: ParseContext): NatRange {
   const r: NatRange = {};
   const colons = s.split(':').length - 1;
-  if (colons > 1) throw parameterProblem(`Bad IP address "${s}"\n`);
+  if (colons > 1) throw parameterProblem(`Bad IP address "${s}"`);
   let ipPart = s;
   if (colons === 1) {
     if (!portOk(ctx)) throw parameterProblem('Need TCP, UDP, SCTP or DCCP with port specification');
@@ -67,12 +67,12 @@ function parseTo(s: string, ctx: ParseContext): NatRange {
   const dash = ipPart.indexOf('-');
   const a = dash < 0 ? ipPart : ipPart.slice(0, dash);
   const lo = parseIPv4(a);
-  if (lo === undefined) throw parameterProblem(`Bad IP address "${a}"\n`);
+  if (lo === undefined) throw parameterProblem(`Bad IP address "${a}"`);
   let hi = lo;
   if (dash >= 0) {
     const b = ipPart.slice(dash + 1);
     const v = parseIPv4(b);
-    if (v === undefined) throw parameterProblem(`Bad IP address "${b}"\n`);
+    if (v === undefined) throw parameterProblem(`Bad IP address "${b}"`);
     hi = v;
   }
   r.ips = [lo, hi];
