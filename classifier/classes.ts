@@ -16,8 +16,8 @@
 // - iif/oif: the same DFS over name byte strings (exact name = bytes + NUL, 'eth+' = 'eth').
 // The active set is kept as a dense array with O(1) add/remove plus a 64-bit XOR (Zobrist) hash
 // of its members, so a position costs O(changed rules), and a set is materialised (copied and
-// sorted) only the first time its hash is seen. Dedupe is by (hash, size); two different sets
-// colliding would need a 53-bit hash collision with equal size (probability ~ classes² / 2^53).
+// sorted) only the first time its hash is seen. Dedupe is by (64-bit hash, size); two different
+// sets colliding would need a 64-bit collision with equal size (probability ~ classes² / 2^65).
 //
 // Sets are sorted Uint32Array views into one shared pool (one backing store, not one per
 // class: at 100k classes separate ArrayBuffers cost more than the members). See bitset-bench.ts
@@ -77,9 +77,11 @@ export class ActiveSet {
   private size = 0;
   private h1 = 0;
   private h2 = 0;
-  private readonly byHash = new Map<number, number>();
-  /** Exact fallback when a hash key is reused by a set of another size (never seen so far). */
-  private readonly byMembers = new Map<string, number>();
+  // Open-addressing table of seen sets: slot → class id + 1 (0 = empty). Typed arrays, not a
+  // Map: with 100k classes a Map of 53-bit keys allocates a heap number per key.
+  private slots = new Int32Array(1024);
+  private clsH1 = new Uint32Array(256);
+  private clsH2 = new Uint32Array(256);
   private readonly pool = new SetPool();
 
   constructor(
@@ -141,24 +143,91 @@ export class ActiveSet {
 
   /** Class id of the current active set (a new id the first time a set is seen). */
   classId(): number {
-    const key = (this.h1 >>> 11) * 4294967296 + this.h2;
-    const id = this.byHash.get(key);
-    if (id === undefined) {
-      const nid = this.pool.add(this.dense, this.size);
-      this.byHash.set(key, nid);
-      return nid;
+    const h1 = this.h1 >>> 0;
+    const h2 = this.h2 >>> 0;
+    const sizes = this.pool.sizes;
+    let mask = this.slots.length - 1;
+    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask;
+    for (let s = this.slots[i]; s !== 0; s = this.slots[i]) {
+      const id = s - 1;
+      if (this.clsH1[id] === h1 && this.clsH2[id] === h2 && sizes[id] === this.size) return id;
+      i = (i + 1) & mask;
     }
-    if (this.pool.sizes[id] === this.size) return id;
-    const members = Array.from(this.dense.subarray(0, this.size)).sort((a, b) => a - b).join(',');
-    const id2 = this.byMembers.get(members);
-    if (id2 !== undefined) return id2;
-    const nid = this.pool.add(this.dense, this.size);
-    this.byMembers.set(members, nid);
-    return nid;
+    const id = this.pool.add(this.dense, this.size);
+    if (id >= this.clsH1.length) {
+      const n1 = new Uint32Array(this.clsH1.length * 2);
+      n1.set(this.clsH1);
+      this.clsH1 = n1;
+      const n2 = new Uint32Array(this.clsH2.length * 2);
+      n2.set(this.clsH2);
+      this.clsH2 = n2;
+    }
+    this.clsH1[id] = h1;
+    this.clsH2[id] = h2;
+    if ((id + 1) * 2 > this.slots.length) {
+      // Rehash at load 1/2.
+      const slots = new Int32Array(this.slots.length * 2);
+      mask = slots.length - 1;
+      for (let c = 0; c <= id; c++) {
+        let j = (this.clsH1[c] ^ Math.imul(this.clsH2[c], 0x9e3779b1)) & mask;
+        while (slots[j] !== 0) j = (j + 1) & mask;
+        slots[j] = c + 1;
+      }
+      this.slots = slots;
+    } else {
+      this.slots[i] = id + 1;
+    }
+    return id;
   }
 
   classes(): Uint32Array[] {
     return this.pool.finish();
+  }
+}
+
+/** Growable u32 column (constraint and item tables are filled rule by rule). */
+export class U32Column {
+  data = new Uint32Array(256);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const n = new Uint32Array(this.data.length * 2);
+      n.set(this.data);
+      this.data = n;
+    }
+    this.data[this.length++] = v;
+  }
+  view(): Uint32Array {
+    return this.data.subarray(0, this.length);
+  }
+}
+
+/**
+ * Flat constraint table of one field: constraint c belongs to rule consRule[c]; its items
+ * (ranges [a, b] or prefixes addr/len as a = addr, b = len) are the rows with itemCons == c.
+ * Flat columns rather than objects per constraint: at 100k rules the objects would all survive
+ * to the end of the compile and be promoted, and old-space GC dominated the compile time.
+ */
+export class ConstraintTable {
+  readonly consRule = new U32Column();
+  readonly consInvert = new U32Column();
+  readonly itemCons = new U32Column();
+  readonly itemA = new U32Column();
+  readonly itemB = new U32Column();
+
+  /** Starts a constraint of `rule`; returns its id for addItem. */
+  addConstraint(rule: number, invert: boolean): number {
+    this.consRule.push(rule);
+    this.consInvert.push(invert ? 1 : 0);
+    return this.consRule.length - 1;
+  }
+  addItem(c: number, a: number, b: number): void {
+    this.itemCons.push(c);
+    this.itemA.push(a >>> 0);
+    this.itemB.push(b >>> 0);
+  }
+  get size(): number {
+    return this.consRule.length;
   }
 }
 
@@ -169,44 +238,67 @@ export interface RangeCons {
   ranges: ReadonlyArray<readonly [number, number]>;
 }
 
+/** One rule's constraint on src/dst: union of prefixes, maybe inverted. */
+export interface PrefixCons {
+  rule: number;
+  invert: boolean;
+  prefixes: readonly Prefix[];
+}
+
+export function rangeTable(cons: readonly RangeCons[]): ConstraintTable {
+  const t = new ConstraintTable();
+  for (const c of cons) {
+    const id = t.addConstraint(c.rule, c.invert);
+    for (const [lo, hi] of c.ranges) if (Math.max(0, lo) <= hi) t.addItem(id, Math.max(0, lo), hi);
+  }
+  return t;
+}
+
+export function prefixTable(cons: readonly PrefixCons[]): ConstraintTable {
+  const t = new ConstraintTable();
+  for (const c of cons) {
+    const id = t.addConstraint(c.rule, c.invert);
+    for (const p of c.prefixes) t.addItem(id, p.addr, p.len);
+  }
+  return t;
+}
+
 /** Elementary-interval sweep over keys 0 .. domain-1. */
 export function buildArrayClasses(
   domain: number,
   nrules: number,
-  cons: readonly RangeCons[],
+  input: readonly RangeCons[] | ConstraintTable,
 ): { keyToClass: Uint32Array; classes: Uint32Array[] } {
-  const ncons = cons.length;
-  const consRule = new Uint32Array(ncons);
-  const consInvert = new Uint8Array(ncons);
-  // Bucket events by position: bucket p holds +c for range starts and ~c for range ends.
+  const t = input instanceof ConstraintTable ? input : rangeTable(input);
+  const consRule = t.consRule.view();
+  const consInvert = Uint8Array.from(t.consInvert.view());
+  const itemCons = t.itemCons.view();
+  const itemLo = t.itemA.view();
+  const itemHi = t.itemB.view();
+  const nitems = itemCons.length;
+  // Bucket events by position: bucket p holds c for range starts and ~c for range ends.
   const bucketCount = new Uint32Array(domain + 1);
-  for (let c = 0; c < ncons; c++) {
-    consRule[c] = cons[c].rule;
-    consInvert[c] = cons[c].invert ? 1 : 0;
-    for (const [lo0, hi0] of cons[c].ranges) {
-      const lo = Math.max(0, lo0);
-      const hi = Math.min(domain - 1, hi0);
-      if (lo > hi) continue;
-      bucketCount[lo]++;
-      if (hi + 1 < domain) bucketCount[hi + 1]++;
-    }
+  for (let i = 0; i < nitems; i++) {
+    const lo = itemLo[i];
+    const hi = Math.min(domain - 1, itemHi[i]);
+    if (lo > hi) continue;
+    bucketCount[lo]++;
+    if (hi + 1 < domain) bucketCount[hi + 1]++;
   }
   const start = new Uint32Array(domain + 1);
   for (let p = 0, acc = 0; p <= domain; p++) {
     start[p] = acc;
     acc += bucketCount[p];
   }
-  const total = start[domain];
-  const ev = new Int32Array(total);
+  const ev = new Int32Array(start[domain]);
   const fill = start.slice();
-  for (let c = 0; c < ncons; c++) {
-    for (const [lo0, hi0] of cons[c].ranges) {
-      const lo = Math.max(0, lo0);
-      const hi = Math.min(domain - 1, hi0);
-      if (lo > hi) continue;
-      ev[fill[lo]++] = c;
-      if (hi + 1 < domain) ev[fill[hi + 1]++] = ~c;
-    }
+  for (let i = 0; i < nitems; i++) {
+    const lo = itemLo[i];
+    const hi = Math.min(domain - 1, itemHi[i]);
+    if (lo > hi) continue;
+    const c = itemCons[i];
+    ev[fill[lo]++] = c;
+    if (hi + 1 < domain) ev[fill[hi + 1]++] = ~c;
   }
   const set = new ActiveSet(nrules, consRule, consInvert);
   const keyToClass = new Uint32Array(domain);
@@ -228,60 +320,69 @@ export function buildArrayClasses(
   return { keyToClass, classes: set.classes() };
 }
 
-/** One rule's constraint on src/dst: union of prefixes, maybe inverted. */
-export interface PrefixCons {
-  rule: number;
-  invert: boolean;
-  prefixes: readonly Prefix[];
-}
-
 /** LPM entries (every mentioned prefix plus 0.0.0.0/0, sorted by addr then len) and classes. */
 export function buildPrefixClasses(
   nrules: number,
-  cons: readonly PrefixCons[],
+  input: readonly PrefixCons[] | ConstraintTable,
 ): { entries: Array<{ prefix: Prefix; cls: number }>; classes: Uint32Array[] } {
-  const ncons = cons.length;
-  const consRule = new Uint32Array(ncons);
-  const consInvert = new Uint8Array(ncons);
-  // entry key = addr * 64 + len (< 2^38, exact in a double).
-  const entryOf = new Map<number, number>([[0, 0]]);
-  const entAddr: number[] = [0];
-  const entLen: number[] = [0];
-  const entCons: number[][] = [[]];
-  for (let c = 0; c < ncons; c++) {
-    consRule[c] = cons[c].rule;
-    consInvert[c] = cons[c].invert ? 1 : 0;
-    for (const p of cons[c].prefixes) {
-      const addr = (p.addr & prefixMask(p.len)) >>> 0;
-      const key = addr * 64 + p.len;
-      let e = entryOf.get(key);
-      if (e === undefined) {
-        e = entAddr.length;
-        entryOf.set(key, e);
-        entAddr.push(addr);
-        entLen.push(p.len);
-        entCons.push([]);
-      }
-      entCons[e].push(c);
-    }
+  const t = input instanceof ConstraintTable ? input : prefixTable(input);
+  const consRule = t.consRule.view();
+  const consInvert = Uint8Array.from(t.consInvert.view());
+  const itemCons = t.itemCons.view();
+  const itemAddr = t.itemA.view();
+  const itemLen = t.itemB.view();
+  const nitems = itemCons.length;
+  // Entry key addr * 64 + len (< 2^38, exact in a double); sorted numerically it is the
+  // (addr, len) order, a preorder of the prefix trie. Native Float64Array sort, no comparator.
+  const keys = new Float64Array(nitems + 1);
+  const itemKey = new Float64Array(nitems);
+  for (let i = 0; i < nitems; i++) {
+    const len = itemLen[i];
+    const addr = (itemAddr[i] & prefixMask(len)) >>> 0;
+    keys[i] = itemKey[i] = addr * 64 + len;
   }
-  const order = Array.from({ length: entAddr.length }, (_, i) => i);
-  order.sort((a, b) => entAddr[a] - entAddr[b] || entLen[a] - entLen[b]);
-  const set = new ActiveSet(nrules, consRule, consInvert);
-  const stack: number[] = [];
-  const entries: Array<{ prefix: Prefix; cls: number }> = [];
-  for (const e of order) {
-    const addr = entAddr[e];
-    const len = entLen[e];
-    while (stack.length > 0) {
-      const t = stack[stack.length - 1];
-      if (entLen[t] <= len && ((addr & prefixMask(entLen[t])) >>> 0) === entAddr[t]) break;
-      stack.pop();
-      for (const c of entCons[t]) set.dec(c);
+  keys[nitems] = 0; // 0.0.0.0/0
+  keys.sort();
+  let nent = 0;
+  for (let i = 0; i < keys.length; i++) if (i === 0 || keys[i] !== keys[i - 1]) keys[nent++] = keys[i];
+  const entKey = keys.subarray(0, nent);
+  // CSR: constraints per entry.
+  const itemEnt = new Uint32Array(nitems);
+  const entStart = new Uint32Array(nent + 1);
+  for (let i = 0; i < nitems; i++) {
+    const k = itemKey[i];
+    let lo = 0;
+    let hi = nent - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entKey[mid] < k) lo = mid + 1;
+      else hi = mid;
     }
-    stack.push(e);
-    for (const c of entCons[e]) set.inc(c);
-    entries.push({ prefix: { addr, len }, cls: set.classId() });
+    itemEnt[i] = lo;
+    entStart[lo + 1]++;
+  }
+  for (let e = 0; e < nent; e++) entStart[e + 1] += entStart[e];
+  const entCons = new Uint32Array(nitems);
+  const fill = entStart.slice(0, nent);
+  for (let i = 0; i < nitems; i++) entCons[fill[itemEnt[i]]++] = itemCons[i];
+
+  const set = new ActiveSet(nrules, consRule, consInvert);
+  const stack = new Int32Array(34);
+  let sp = 0;
+  const entries: Array<{ prefix: Prefix; cls: number }> = new Array(nent);
+  for (let e = 0; e < nent; e++) {
+    const len = entKey[e] % 64;
+    const addr = (entKey[e] - len) / 64;
+    while (sp > 0) {
+      const top = stack[sp - 1];
+      const tlen = entKey[top] % 64;
+      if (tlen <= len && ((addr & prefixMask(tlen)) >>> 0) * 64 + tlen === entKey[top]) break;
+      sp--;
+      for (let j = entStart[top]; j < entStart[top + 1]; j++) set.dec(entCons[j]);
+    }
+    stack[sp++] = e;
+    for (let j = entStart[e]; j < entStart[e + 1]; j++) set.inc(entCons[j]);
+    entries[e] = { prefix: { addr, len }, cls: set.classId() };
   }
   return { entries, classes: set.classes() };
 }

@@ -16,14 +16,7 @@ import type { DatapathAction, MatchModule, TargetModule } from '../extensions/ty
 import { otherProblem } from '../parser/errors.ts';
 import { BUILTIN_CHAINS, type Chain, type Rule, type Table } from '../ruleset/types.ts';
 import { compileBase } from './base.ts';
-import {
-  buildArrayClasses,
-  buildIfaceClasses,
-  buildPrefixClasses,
-  type IfaceCons,
-  type PrefixCons,
-  type RangeCons,
-} from './classes.ts';
+import { buildArrayClasses, buildIfaceClasses, buildPrefixClasses, ConstraintTable, type IfaceCons } from './classes.ts';
 import { FIELD_DOMAIN, FIELD_NAMES, type CompiledMatch, type FieldName, type ResidualCheck } from './fields.ts';
 import type { ChainSpec, FieldSpec, RuleSpec, SpecAction, TableSpec } from './spec.ts';
 
@@ -41,6 +34,12 @@ export interface ModuleLookup {
 
 /** Shared by every rule without residual checks (frozen: the spec is read-only data). */
 const NO_RESIDUAL: ResidualCheck[] = Object.freeze([]) as unknown as ResidualCheck[];
+
+// Shared, frozen action objects for the common targets (one object per rule adds up at 100k).
+const ACCEPT: DatapathAction = Object.freeze({ kind: 'accept' });
+const DROP: DatapathAction = Object.freeze({ kind: 'drop' });
+const RETURN: DatapathAction = Object.freeze({ kind: 'return' });
+const NEXT: DatapathAction = Object.freeze({ kind: 'next' });
 
 const REGISTRY: ModuleLookup = { findMatch: registryFindMatch, findTarget: registryFindTarget };
 
@@ -81,10 +80,10 @@ export function compileRuleMatches(
 /** The rule's datapath action with chain names unresolved; throws when unsupported. */
 export function compileRuleAction(rule: Readonly<Rule>, lookup: ModuleLookup, position: number, chain: string): DatapathAction {
   const t = rule.target;
-  if (t === undefined) return { kind: 'next' };
+  if (t === undefined) return NEXT;
   switch (t.kind) {
     case 'standard':
-      return t.verdict === 'ACCEPT' ? { kind: 'accept' } : t.verdict === 'DROP' ? { kind: 'drop' } : { kind: 'return' };
+      return t.verdict === 'ACCEPT' ? ACCEPT : t.verdict === 'DROP' ? DROP : RETURN;
     case 'jump':
       return { kind: 'jump', chain: t.chain };
     case 'goto':
@@ -118,17 +117,19 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY): Tab
     cursor = Math.ceil(endRule / 64) * 64;
   }
   const nrules = Math.max(64, cursor);
+  const nreal = chains.reduce((n, c) => n + c.rules.length, 0);
   const rules: Array<RuleSpec | null> = new Array(nrules).fill(null);
 
   // Per-field constraints, in rule index order.
-  const rangeCons: Record<'proto' | 'sport' | 'dport' | 'tcpflags' | 'ctstate', RangeCons[]> = {
-    proto: [],
-    sport: [],
-    dport: [],
-    tcpflags: [],
-    ctstate: [],
+  const tables: Record<Exclude<FieldName, 'iif' | 'oif'>, ConstraintTable> = {
+    src: new ConstraintTable(),
+    dst: new ConstraintTable(),
+    proto: new ConstraintTable(),
+    sport: new ConstraintTable(),
+    dport: new ConstraintTable(),
+    tcpflags: new ConstraintTable(),
+    ctstate: new ConstraintTable(),
   };
-  const prefixCons: Record<'src' | 'dst', PrefixCons[]> = { src: [], dst: [] };
   const ifaceCons: Record<'iif' | 'oif', IfaceCons[]> = { iif: [], oif: [] };
   const constrained: Record<FieldName, Uint8Array> = Object.fromEntries(
     FIELD_NAMES.map((f) => [f, new Uint8Array(nrules)]),
@@ -158,18 +159,32 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY): Tab
           constrained[f][idx] = 1;
           switch (f) {
             case 'src':
-            case 'dst':
+            case 'dst': {
               if (fc.kind !== 'prefixes') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
-              prefixCons[f].push({ rule: idx, invert: fc.invert, prefixes: fc.prefixes });
+              const t = tables[f];
+              const c = t.addConstraint(idx, fc.invert);
+              for (const p of fc.prefixes) {
+                if (!(p.len >= 0 && p.len <= 32)) refuse(position, chain.name, `internal: prefix length ${p.len}`);
+                t.addItem(c, p.addr, p.len);
+              }
               break;
+            }
             case 'iif':
             case 'oif':
               if (fc.kind !== 'iface') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
               ifaceCons[f].push({ rule: idx, invert: fc.invert, pattern: fc.pattern });
               break;
-            default:
+            default: {
               if (fc.kind !== 'ranges') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
-              rangeCons[f].push({ rule: idx, invert: fc.invert, ranges: fc.ranges });
+              const t = tables[f];
+              const c = t.addConstraint(idx, fc.invert);
+              const top = FIELD_DOMAIN[f] - 1;
+              for (const [lo, hi] of fc.ranges) {
+                const a = Math.max(0, lo);
+                const b = Math.min(top, hi);
+                if (a <= b) t.addItem(c, a, b);
+              }
+            }
           }
         }
       }
@@ -195,20 +210,16 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY): Tab
   const fields: Partial<Record<FieldName, FieldSpec>> = {};
   for (const f of FIELD_NAMES) {
     const mark = constrained[f];
-    let any = false;
-    const wild: number[] = [];
-    for (const cs of chainSpecs) {
-      for (let i = cs.firstRule; i < cs.endRule; i++) {
-        if (mark[i]) any = true;
-        else wild.push(i);
-      }
-    }
-    if (!any) continue;
-    const wildcard = Uint32Array.from(wild);
+    let nconstrained = 0;
+    for (let i = 0; i < nrules; i++) nconstrained += mark[i];
+    if (nconstrained === 0) continue;
+    const wildcard = new Uint32Array(nreal - nconstrained);
+    let w = 0;
+    for (const cs of chainSpecs) for (let i = cs.firstRule; i < cs.endRule; i++) if (!mark[i]) wildcard[w++] = i;
     switch (f) {
       case 'src':
       case 'dst': {
-        const { entries, classes } = buildPrefixClasses(nrules, prefixCons[f]);
+        const { entries, classes } = buildPrefixClasses(nrules, tables[f]);
         fields[f] = { kind: 'lpm', wildcard, classes, entries };
         break;
       }
@@ -219,7 +230,7 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY): Tab
         break;
       }
       default: {
-        const { keyToClass, classes } = buildArrayClasses(FIELD_DOMAIN[f], nrules, rangeCons[f]);
+        const { keyToClass, classes } = buildArrayClasses(FIELD_DOMAIN[f], nrules, tables[f]);
         fields[f] = { kind: 'array', wildcard, classes, keyToClass };
       }
     }
