@@ -1,0 +1,50 @@
+// The xtables lock: flock(2) on /run/bpftables.lock with iptables-legacy's -w / -W semantics
+// (xshared.c xtables_lock): no -w → one try; -w → block; -w N → retry every interval (default
+// 1 s) until N seconds are used up. iptables-nft takes no lock; bpftables does, because its
+// read-modify-write of the state file needs serialising.
+import { openSync } from 'node:fs';
+import { XtablesError } from '../parser/errors.ts';
+
+export const LOCK_PATH = process.env.BPFTABLES_LOCK ?? '/run/bpftables.lock';
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+type FlockFn = (fd: number, op: number) => number;
+let flockFn: FlockFn | undefined;
+
+async function loadFlock(): Promise<FlockFn> {
+  if (flockFn) return flockFn;
+  const koffi = (await import('koffi')).default;
+  const libc = koffi.load('libc.so.6');
+  flockFn = libc.func('int flock(int fd, int op)') as FlockFn;
+  return flockFn;
+}
+
+function sleepMicros(us: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, us / 1000);
+}
+
+/**
+ * Takes the lock or throws the error iptables prints (exit 4). `wait`: undefined → no -w,
+ * -1 → forever, else seconds. The lock is released when the process exits (fd closes).
+ */
+export async function acquireLock(wait: number | undefined, waitIntervalUs: number | undefined, warn: (s: string) => void): Promise<number> {
+  const flock = await loadFlock();
+  const fd = openSync(LOCK_PATH, 'a', 0o600);
+  if (wait === -1) {
+    if (flock(fd, LOCK_EX) === 0) return fd;
+    throw new XtablesError(`Can't lock ${LOCK_PATH}`, 4, { raw: true });
+  }
+  const interval = waitIntervalUs ?? 1_000_000;
+  let left = (wait ?? 0) * 1_000_000;
+  let i = 0;
+  for (;;) {
+    if (flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
+    if (left < interval) break;
+    if (++i % 10 === 0) warn(`Another app is currently holding the xtables lock; still ${Math.floor(left / 1e6)}s ${left % 1e6}us time ahead to have a chance to grab the lock...\n`);
+    sleepMicros(interval);
+    left -= interval;
+  }
+  const tail = !wait ? 'Perhaps you want to use the -w option?' : `Stopped waiting after ${wait}s.`;
+  throw new XtablesError(`Another app is currently holding the xtables lock. ${tail}`, 4, { raw: true });
+}

@@ -1,0 +1,111 @@
+// Persistence of the Ruleset of one network namespace:
+//   <root>/<namespaceKey>/ruleset.json   (root: /run/bpftables, or BPFTABLES_STATE_DIR)
+// Written as a temporary file, fsync'ed, then renamed over the old one: a killed command leaves
+// the old or the new ruleset, never a mix. Counters are decimal strings in JSON (u64).
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Ruleset, Table, TableName } from '../ruleset/types.ts';
+import * as bridge from './bridge.ts';
+
+export function stateRoot(): string {
+  return process.env.BPFTABLES_STATE_DIR ?? '/run/bpftables';
+}
+
+export function stateDir(): string {
+  return join(stateRoot(), bridge.namespaceKey());
+}
+
+const FILE = 'ruleset.json';
+
+function reviver(key: string, value: unknown): unknown {
+  if ((key === 'packets' || key === 'bytes') && typeof value === 'string') return BigInt(value);
+  return value;
+}
+
+function replacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+export function parseRulesetJson(text: string): Ruleset {
+  const r = JSON.parse(text, reviver) as Ruleset;
+  if (!r || typeof r !== 'object' || !r.tables) return { tables: {} };
+  return r;
+}
+
+export function serialiseRuleset(r: Ruleset): string {
+  return JSON.stringify(r, replacer);
+}
+
+/** The persisted ruleset, or the empty one if this namespace has none yet. */
+export function loadRuleset(): Ruleset {
+  let text: string;
+  try {
+    text = readFileSync(join(stateDir(), FILE), 'utf8');
+  } catch {
+    return { tables: {} };
+  }
+  return parseRulesetJson(text);
+}
+
+export function saveRuleset(r: Ruleset): void {
+  const dir = stateDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `${FILE}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, serialiseRuleset(r));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, FILE));
+  try {
+    const dfd = openSync(dir, 'r');
+    fsyncSync(dfd);
+    closeSync(dfd);
+  } catch {
+    // Directory fsync is best effort (not supported everywhere).
+  }
+}
+
+/** Removes this namespace's state. */
+export function removeState(): void {
+  rmSync(stateDir(), { recursive: true, force: true });
+}
+
+/** First rule id; ids below are policy counter slots (DESIGN.md). */
+export const FIRST_RULE_ID = 16;
+
+/**
+ * Gives every rule without an id the smallest free id ≥ 16 of its table, where ids used in the
+ * old table count as taken too (so one commit never hands a deleted rule's counter slot to a new
+ * rule). Rules that have ids keep them. Returns a new ruleset; O(rules).
+ */
+export function assignIds(oldRuleset: Ruleset, newRuleset: Ruleset): Ruleset {
+  const tables: Partial<Record<TableName, Table>> = {};
+  for (const [name, table] of Object.entries(newRuleset.tables) as [TableName, Table][]) {
+    let missing = false;
+    for (const c of table.chains) for (const r of c.rules) if (r.id === undefined) missing = true;
+    if (!missing) {
+      tables[name] = table;
+      continue;
+    }
+    const used = new Set<number>();
+    for (const c of oldRuleset.tables[name]?.chains ?? []) for (const r of c.rules) if (r.id !== undefined) used.add(r.id);
+    for (const c of table.chains) for (const r of c.rules) if (r.id !== undefined) used.add(r.id);
+    let next = FIRST_RULE_ID;
+    tables[name] = {
+      name,
+      chains: table.chains.map((c) => ({
+        ...c,
+        rules: c.rules.map((r) => {
+          if (r.id !== undefined) return r;
+          while (used.has(next)) next++;
+          used.add(next);
+          return { ...r, id: next++ };
+        }),
+      })),
+    };
+  }
+  return { tables };
+}
