@@ -3,7 +3,7 @@
 // symlinks of the main script and so loses argv[0].
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,13 +11,21 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 mkdirSync(join(dist, 'bin'), { recursive: true });
 
-// BPF objects: every bpf/*.bpf.c → bpf/build/*.bpf.o
+// BPF objects: every bpf/*.bpf.c → bpf/build/*.bpf.o. vmlinux.h (the running kernel's BTF as C)
+// is generated into bpf/build once; -mcpu=v3 for 32-bit jumps and atomics.
 const bpfDir = join(root, 'bpf');
 const bpfOut = join(bpfDir, 'build');
 mkdirSync(bpfOut, { recursive: true });
+const vmlinuxH = join(bpfOut, 'vmlinux.h');
+if (!existsSync(vmlinuxH)) {
+  const h = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 256 * 1024 * 1024 });
+  writeFileSync(vmlinuxH + '.tmp', h);
+  renameSync(vmlinuxH + '.tmp', vmlinuxH);
+}
 for (const f of readdirSync(bpfDir).filter((n) => n.endsWith('.bpf.c'))) {
   const out = join(bpfOut, f.replace(/\.c$/, '.o'));
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-I', bpfDir, '-I', '/usr/include/x86_64-linux-gnu', '-c', join(bpfDir, f), '-o', out], { stdio: 'inherit' });
+  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-mcpu=v3', '-D__TARGET_ARCH_x86', '-I', bpfDir, '-I', bpfOut, '-I', '/usr/include/x86_64-linux-gnu', '-c', join(bpfDir, f), '-o', out + '.tmp'], { stdio: 'inherit' });
+  renameSync(out + '.tmp', out);
 }
 
 if (existsSync(join(root, 'bin', 'main.ts'))) {

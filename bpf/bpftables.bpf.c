@@ -1,0 +1,911 @@
+// SPDX-License-Identifier: GPL-2.0
+/* bpftables datapath: the filter table of one network namespace, as a BPF netfilter program
+ * attached at NF_INET_LOCAL_IN / FORWARD / LOCAL_OUT (IPv4), classifying with linear
+ * bit-vector search (LBVS) over maps filled by bpf/loader/encode.ts.
+ *
+ * Invariants:
+ * - The generation the program reads is cfg.active, read ONCE per packet: every map of that
+ *   generation is consistent (the loader fills the inactive one, then flips the word).
+ * - Returns only NF_DROP (0) or NF_ACCEPT (1): the verifier's rule for netfilter programs.
+ * - Counters are indexed by rule identity (counterId), not by generation: they survive swaps.
+ * - All loops are bounded: the classification state machine runs inside one bpf_loop
+ *   (MAX_STEPS); residual ops and ranges have constant bounds (bpftables.h).
+ * - Map value pointers used inside the loop callback are obtained before the loop and kept in
+ *   the caller's stack (struct run); every index into a pool chunk is masked with
+ *   POOL_CHUNK - 1 (the encoder never lets a vector straddle a chunk, so masking is a no-op).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include "bpftables.h"
+
+#define NF_DROP 0
+#define NF_ACCEPT 1
+#define MAX_STEPS (1u << 22)
+
+extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym;
+extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, __u32 offset, void *buffer, __u32 buffer__szk) __ksym;
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* ---- maps -------------------------------------------------------------------------------- */
+
+struct pool_chunk {
+	__u64 w[POOL_CHUNK];
+};
+struct keymap_val {
+	__u32 off[KM_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cfg);
+} cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct meta);
+} meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct keymap_val);
+} keymap SEC(".maps");
+
+struct pool_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct pool_chunk));
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct pool_inner);
+} gen_pool SEC(".maps");
+
+struct rules_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct rule_ent));
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct rules_inner);
+} gen_rules SEC(".maps");
+
+struct chains_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct chain_ent));
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct chains_inner);
+} gen_chains SEC(".maps");
+
+struct res_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct res_ent));
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct res_inner);
+} gen_res SEC(".maps");
+
+struct log_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct log_cfg));
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct log_inner);
+} gen_log SEC(".maps");
+
+struct lpm4_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct lpm4_key));
+	__uint(value_size, sizeof(__u32));
+};
+struct lpmif_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct lpmif_key));
+	__uint(value_size, sizeof(__u32));
+};
+/* Index 2*gen + 0 = src, 2*gen + 1 = dst. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__array(values, struct lpm4_inner);
+} gen_addr SEC(".maps");
+/* Index 2*gen + 0 = iif, 2*gen + 1 = oif. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__array(values, struct lpmif_inner);
+} gen_ifc SEC(".maps");
+
+/* Not per generation: indexed by counterId. Size set by the loader before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << 18);
+	__type(key, __u32);
+	__type(value, struct counter_val);
+} counters SEC(".maps");
+
+/* limit / nth state, keyed by counterId * MAX_RES_OPS + op index (survives swaps). */
+struct res_state {
+	__u64 a; /* limit: credit (ns); nth: count */
+	__u64 b; /* limit: last refill time (ns); nth: initialised flag */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct res_state);
+} resstate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} logbuf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ct_key);
+	__type(value, struct ct_val);
+} ct SEC(".maps");
+
+/* Datapath health counters: [0] step budget exhausted, [1] call stack overflow,
+ * [2] malformed IPv4 header, [3] map lookup failure. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static __always_inline __u64 popcnt64(__u64 x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+/* Index of the lowest set bit (x != 0). */
+static __always_inline __u32 ctz64(__u64 x)
+{
+	return popcnt64((x & -x) - 1);
+}
+
+static __always_inline void stat_inc(__u32 i)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &i);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void count(__u32 id, __u32 bytes)
+{
+	struct counter_val *c = bpf_map_lookup_elem(&counters, &id);
+	if (c) {
+		c->packets += 1;
+		c->bytes += bytes;
+	}
+}
+
+/* Packet properties (classifier/fields.ts PacketKey). */
+struct pkt {
+	__u32 saddr; /* host order */
+	__u32 daddr;
+	__u32 proto;
+	__u32 frag;  /* non-first fragment */
+	__u32 sport;
+	__u32 dport;
+	__u32 tcpflags;
+	__u32 ctstate;
+	__u32 len;   /* IP total length */
+	__u32 ttl;
+	__u32 tos;
+	__u32 mark;
+	__u32 pkttype;
+	__u32 ipflags;
+	__u32 skblen;
+	__u32 hook;
+};
+
+/* Per-packet state that does not fit the 512-byte stack: a per-CPU scratch slot per nesting
+ * level (a LOCAL_OUT run in process context can be interrupted by a softirq running LOCAL_IN
+ * on the same CPU; the nested run takes the next slot and finishes before the outer resumes). */
+#define NEST_MAX 4
+struct scratch {
+	struct pkt p;
+	struct ct_pkt cp;
+	struct ct_key ck;
+	__u32 wb[NFIELDS];
+	__u32 sb[NFIELDS];
+	__u32 present;
+	__u32 nsum;
+	/* scan state */
+	__u32 chain;
+	__u32 k;      /* next rule index to consider */
+	__u32 hi;     /* end of the current chain */
+	__u32 jnext;  /* next summary word to load */
+	__u32 jend;   /* last summary word of the chain (inclusive) */
+	__u32 jcur;
+	__u32 wcur;
+	__u32 sp;
+	__u32 verdict; /* 0 drop, 1 accept, 2 undecided */
+	__u32 pad;
+	__u64 cand;   /* candidate words of summary word jcur */
+	__u64 bits;   /* candidate rules of word wcur */
+	__u32 stack[CALL_DEPTH];
+	__u8 iif[16];
+	__u8 oif[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NEST_MAX);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} nest SEC(".maps");
+
+/* Pointers stay on the stack (map value pointers cannot be stored in maps). */
+struct run {
+	__u64 *w[NFIELDS];
+	__u64 *s[NFIELDS];
+	struct scratch *x;
+	struct bpf_nf_ctx *nctx;
+	void *rules;
+	void *chains;
+	void *res;
+	void *logc;
+};
+
+#include "conntrack.h"
+
+static __always_inline __u64 vsum(__u64 *c, __u32 base, __u32 j)
+{
+	return c[(base + j) & (POOL_CHUNK - 1)];
+}
+
+static __always_inline __u64 vword(__u64 *c, __u32 base, __u32 nsum, __u32 w)
+{
+	__u32 j = w >> 6, b = w & 63;
+	__u64 s = c[(base + j) & (POOL_CHUNK - 1)];
+	if (!((s >> b) & 1))
+		return 0;
+	__u32 rank = (__u32)c[(base + nsum + j) & (POOL_CHUNK - 1)];
+	rank += (__u32)popcnt64(s & ((1ULL << b) - 1));
+	return c[(base + 2 * nsum + rank) & (POOL_CHUNK - 1)];
+}
+
+/* Start scanning chain `chain` at rule index k. */
+static __always_inline int scan_reset(struct run *r, __u32 chain, __u32 k)
+{
+	struct scratch *x = r->x;
+	struct chain_ent *ce = bpf_map_lookup_elem(r->chains, &chain);
+	if (!ce)
+		return -1;
+	x->chain = chain;
+	x->k = k;
+	x->hi = ce->end;
+	x->jnext = k >> 12;
+	x->jend = ce->end ? (ce->end - 1) >> 12 : 0;
+	x->cand = 0;
+	x->bits = 0;
+	return 0;
+}
+
+static __always_inline __u32 scalar(struct pkt *p, __u8 field)
+{
+	switch (field) {
+	case S_LEN: return p->len;
+	case S_TTL: return p->ttl;
+	case S_TOS: return p->tos;
+	case S_MARK: return p->mark;
+	case S_PKTTYPE: return p->pkttype;
+	case S_SADDR: return p->saddr;
+	case S_DADDR: return p->daddr;
+	case S_SPORT: return p->sport;
+	case S_DPORT: return p->dport;
+	case S_IPFLAGS: return p->ipflags;
+	case S_L4PROTO: return p->proto;
+	}
+	return 0;
+}
+
+struct res_ctx {
+	void *res;
+	struct pkt *p;
+	__u32 off;    /* next entry */
+	__u32 end;
+	__u32 counter;
+	__u32 opi;
+	__u32 ok;     /* 1 while all ops passed */
+};
+
+struct rng_ctx {
+	void *res;
+	__u32 off;
+	__u32 n;
+	__u32 v1;
+	__u32 v2;
+	__u32 hit;
+};
+
+static long rng_step(__u32 i, struct rng_ctx *c)
+{
+	if (i >= c->n)
+		return 1;
+	__u32 idx = c->off + i;
+	struct res_ent *e = bpf_map_lookup_elem(c->res, &idx);
+	if (!e)
+		return 1;
+	if ((c->v1 >= e->x && c->v1 <= e->y) || (c->v2 >= e->x && c->v2 <= e->y)) {
+		c->hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int in_ranges(void *res, __u32 off, __u32 n, __u32 v1, __u32 v2)
+{
+	struct rng_ctx c = { .res = res, .off = off, .n = n, .v1 = v1, .v2 = v2 };
+	bpf_loop(MAX_RANGES, rng_step, &c, 0);
+	return c.hit;
+}
+
+static long res_step(__u32 i, struct res_ctx *c)
+{
+	if (c->off >= c->end || !c->ok)
+		return 1;
+	__u32 idx = c->off;
+	struct res_ent *e = bpf_map_lookup_elem(c->res, &idx);
+	if (!e) {
+		c->ok = 0;
+		return 1;
+	}
+	__u32 n = e->nranges;
+	int m = 0;
+	struct pkt *p = c->p;
+	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
+	switch (e->kind) {
+	case R_CMP: {
+		__u32 v = scalar(p, e->field) & e->mask;
+		m = in_ranges(c->res, idx + 1, n, v, v);
+		break;
+	}
+	case R_EITHER:
+		m = in_ranges(c->res, idx + 1, n, p->sport, p->dport);
+		break;
+	case R_LIMIT: {
+		/* iptables' limit: credit in ns, one packet costs x ns, cap y = burst * x; starts full.
+		 * Updates are not atomic across CPUs (a race can let one extra packet through). */
+		__u64 now = bpf_ktime_get_ns();
+		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
+		if (!st) {
+			struct res_state init = { .a = e->y, .b = now };
+			bpf_map_update_elem(&resstate, &key, &init, BPF_NOEXIST);
+			st = bpf_map_lookup_elem(&resstate, &key);
+			if (!st)
+				break;
+		}
+		__u64 credit = st->a + (now - st->b);
+		if (credit > e->y)
+			credit = e->y;
+		st->b = now;
+		if (credit >= e->x) {
+			credit -= e->x;
+			m = 1;
+		}
+		st->a = credit;
+		break;
+	}
+	case R_RANDOM:
+		m = (bpf_get_prandom_u32() & 0x7fffffff) < e->x;
+		break;
+	case R_NTH: {
+		/* xt_statistic: count starts at `packet`; nval = count == every-1 ? 0 : count+1. */
+		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
+		if (!st) {
+			struct res_state init = { .a = e->y, .b = 1 };
+			bpf_map_update_elem(&resstate, &key, &init, BPF_NOEXIST);
+			st = bpf_map_lookup_elem(&resstate, &key);
+			if (!st)
+				break;
+		}
+		__u64 nval = st->a + 1 >= e->x ? 0 : st->a + 1;
+		st->a = nval;
+		m = nval == 0;
+		break;
+	}
+	}
+	if (e->invert)
+		m = !m;
+	if (!m)
+		c->ok = 0;
+	c->off = idx + 1 + n;
+	c->opi++;
+	return 0;
+}
+
+static __noinline int residuals_pass(struct run *r, struct rule_ent *re)
+{
+	if (!re->nres)
+		return 1;
+	struct res_ctx c = { .res = r->res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1 };
+	bpf_loop(MAX_RES_OPS, res_step, &c, 0);
+	return c.ok && c.off >= c.end;
+}
+
+static __noinline void emit_log(struct run *r, struct rule_ent *re)
+{
+	struct scratch *x = r->x;
+	__u32 slot = re->arg;
+	struct log_cfg *lc = bpf_map_lookup_elem(r->logc, &slot);
+	struct log_rec *rec = bpf_ringbuf_reserve(&logbuf, sizeof(*rec), 0);
+	if (!rec)
+		return;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->counter = re->counter;
+	rec->hook = x->p.hook;
+	if (lc) {
+		rec->level = lc->level;
+		rec->flags = lc->flags;
+		__builtin_memcpy(rec->prefix, lc->prefix, sizeof(rec->prefix));
+	}
+	__builtin_memcpy(rec->iif, x->iif, 16);
+	__builtin_memcpy(rec->oif, x->oif, 16);
+	rec->len = x->p.skblen;
+	struct bpf_dynptr dp;
+	if (!bpf_dynptr_from_skb((struct __sk_buff *)r->nctx->skb, 0, &dp)) {
+		__u32 cap = x->p.skblen;
+		/* Copy in 16-byte pieces: slices need constant sizes. */
+#pragma unroll
+		for (int o = 0; o < (int)sizeof(rec->pkt); o += 16) {
+			if (o + 16 <= cap) {
+				__u8 buf[16];
+				__u8 *s = bpf_dynptr_slice(&dp, o, buf, 16);
+				if (s) {
+					__builtin_memcpy(rec->pkt + o, s, 16);
+					rec->caplen = o + 16;
+				}
+			}
+		}
+	}
+	bpf_ringbuf_submit(rec, 0);
+}
+
+/* End of the current chain (or RETURN): pop, or the built-in chain's policy. */
+static __always_inline int chain_end(struct run *r)
+{
+	struct scratch *x = r->x;
+	if (x->sp > 0) {
+		x->sp--;
+		__u32 k = x->stack[x->sp & (CALL_DEPTH - 1)];
+		__u32 caller = k - 1;
+		struct rule_ent *re = bpf_map_lookup_elem(r->rules, &caller);
+		if (!re || scan_reset(r, re->chain, k)) {
+			x->verdict = NF_DROP;
+			return 1;
+		}
+		return 0;
+	}
+	__u32 base = x->p.hook;
+	struct chain_ent *ce = bpf_map_lookup_elem(r->chains, &base);
+	if (!ce) {
+		x->verdict = NF_DROP;
+		return 1;
+	}
+	count(ce->counter, x->p.skblen);
+	x->verdict = ce->policy == A_DROP ? NF_DROP : NF_ACCEPT;
+	return 1;
+}
+
+static long step(__u32 i, struct run *r)
+{
+	struct scratch *x = r->x;
+	__u32 present = x->present;
+	__u32 nsum = x->nsum;
+
+	if (x->bits) {
+		__u32 b = ctz64(x->bits);
+		x->bits &= x->bits - 1;
+		__u32 idx = (x->wcur << 6) + b;
+		struct rule_ent *re = bpf_map_lookup_elem(r->rules, &idx);
+		if (!re)
+			return 0;
+		if (!residuals_pass(r, re))
+			return 0;
+		count(re->counter, x->p.skblen);
+		x->k = idx + 1;
+		switch (re->action) {
+		case A_ACCEPT:
+			x->verdict = NF_ACCEPT;
+			return 1;
+		case A_DROP:
+		case A_REJECT:
+			x->verdict = NF_DROP;
+			return 1;
+		case A_LOG:
+			emit_log(r, re);
+			return 0;
+		case A_RETURN:
+			return chain_end(r);
+		case A_JUMP:
+			if (x->sp >= CALL_DEPTH) {
+				stat_inc(1);
+				x->verdict = NF_DROP;
+				return 1;
+			}
+			x->stack[x->sp & (CALL_DEPTH - 1)] = idx + 1;
+			x->sp++;
+			/* fallthrough */
+		case A_GOTO: {
+			__u32 target = re->arg;
+			struct chain_ent *ce = bpf_map_lookup_elem(r->chains, &target);
+			if (!ce || scan_reset(r, target, ce->first)) {
+				x->verdict = NF_DROP;
+				return 1;
+			}
+			return 0;
+		}
+		}
+		return 0; /* A_NEXT */
+	}
+
+	if (x->cand) {
+		__u32 b = ctz64(x->cand);
+		x->cand &= x->cand - 1;
+		__u32 w = (x->jcur << 6) + b;
+		__u64 acc = ~0ULL;
+#pragma unroll
+		for (int f = 0; f < NFIELDS; f++) {
+			if ((present & (1u << f)) && acc)
+				acc &= vword(r->w[f], x->wb[f], nsum, w) | vword(r->s[f], x->sb[f], nsum, w);
+		}
+		if (w == (x->k >> 6))
+			acc &= ~0ULL << (x->k & 63);
+		x->wcur = w;
+		x->bits = acc;
+		return 0;
+	}
+
+	if (x->k >= x->hi || x->jnext > x->jend)
+		return chain_end(r);
+
+	__u32 j = x->jnext;
+	__u64 acc = ~0ULL;
+#pragma unroll
+	for (int f = 0; f < NFIELDS; f++) {
+		if (present & (1u << f))
+			acc &= vsum(r->w[f], x->wb[f], j) | vsum(r->s[f], x->sb[f], j);
+	}
+	/* Keep only words in [k >> 6, ceil(hi / 64)): a summary word may span chains. */
+	__u32 wlo = x->k >> 6, whi = (x->hi + 63) >> 6, base = j << 6;
+	if (wlo > base)
+		acc &= ~0ULL << ((wlo - base) & 63);
+	if (whi < base + 64)
+		acc &= (1ULL << ((whi - base) & 63)) - 1;
+	x->jcur = j;
+	x->jnext = j + 1;
+	x->cand = acc;
+	return 0;
+}
+
+/* ---- parsing ----------------------------------------------------------------------------- */
+
+/* Bytes of the L4 header that must be readable for ports / type are what the iptables match
+ * reads with skb_header_pointer: tcp 20 (struct tcphdr), udp/udplite 8, sctp/dccp 12, icmp 4;
+ * a shorter first fragment gets NO_L4 / NO_TCPFLAGS keys. */
+/* Fill x->p / x->cp from the packet. Returns 0, or -1 for an unreadable / malformed IPv4 header. */
+static __noinline int parse(struct bpf_nf_ctx *ctx, struct scratch *x)
+{
+	struct sk_buff *skb = ctx->skb;
+	struct pkt *p = &x->p;
+	struct ct_pkt *cp = &x->cp;
+	struct bpf_dynptr dp;
+	__u8 ipbuf[20];
+	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &dp))
+		return -1;
+	struct iphdr *ip = bpf_dynptr_slice(&dp, 0, ipbuf, sizeof(ipbuf));
+	if (!ip)
+		return -1;
+	if (ip->version != 4 || ip->ihl < 5)
+		return -1;
+	__u32 thoff = ip->ihl * 4;
+	p->saddr = bpf_ntohl(ip->saddr);
+	p->daddr = bpf_ntohl(ip->daddr);
+	p->proto = ip->protocol;
+	p->ipflags = bpf_ntohs(ip->frag_off);
+	p->frag = (p->ipflags & 0x1fff) != 0;
+	p->len = bpf_ntohs(ip->tot_len);
+	p->ttl = ip->ttl;
+	p->tos = ip->tos;
+	p->mark = skb->mark;
+	p->pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
+	p->skblen = skb->len;
+	p->sport = NO_L4;
+	p->dport = NO_L4;
+	p->tcpflags = NO_TCPFLAGS;
+	__builtin_memset(cp, 0, sizeof(*cp));
+	if (p->frag)
+		return 0;
+	__u8 l4buf[20];
+	if (p->proto == 6) {
+		__u8 *t = bpf_dynptr_slice(&dp, thoff, l4buf, 20);
+		if (!t)
+			return 0;
+		cp->l4ok = 1;
+		p->sport = (__u32)t[0] << 8 | t[1];
+		p->dport = (__u32)t[2] << 8 | t[3];
+		p->tcpflags = t[13];
+		return 0;
+	}
+	if (p->proto == 1) {
+		__u8 *t = bpf_dynptr_slice(&dp, thoff, l4buf, 4);
+		if (!t)
+			return 0;
+		cp->l4ok = 1;
+		p->dport = (__u32)t[0] << 8 | t[1];
+		ct_parse_icmp(&dp, thoff, t, cp);
+		return 0;
+	}
+	__u8 *t = 0;
+	if (p->proto == 17 || p->proto == 136)
+		t = bpf_dynptr_slice(&dp, thoff, l4buf, 8);
+	else if (p->proto == 132 || p->proto == 33)
+		t = bpf_dynptr_slice(&dp, thoff, l4buf, 12);
+	if (!t)
+		return 0;
+	cp->l4ok = 1;
+	p->sport = (__u32)t[0] << 8 | t[1];
+	p->dport = (__u32)t[2] << 8 | t[3];
+	return 0;
+}
+
+/* ---- program ----------------------------------------------------------------------------- */
+
+static __always_inline int setup_vec(struct run *r, void *pool, __u32 f, __u32 woff, __u32 soff)
+{
+	__u32 cw = woff >> POOL_CHUNK_SHIFT, cs = soff >> POOL_CHUNK_SHIFT;
+	__u64 *w = bpf_map_lookup_elem(pool, &cw);
+	__u64 *s = bpf_map_lookup_elem(pool, &cs);
+	if (!w || !s)
+		return -1;
+	r->w[f] = w;
+	r->s[f] = s;
+	r->x->wb[f] = woff & (POOL_CHUNK - 1);
+	r->x->sb[f] = soff & (POOL_CHUNK - 1);
+	return 0;
+}
+
+/* Per-field lookups: key -> class vector, plus the field's wildcard vector. Separate frame
+ * (noinline) to keep the LPM keys off the main program's stack. */
+static __noinline int setup_fields(struct run *r, struct meta *m, struct keymap_val *km, void *pool, __u32 gen)
+{
+	struct scratch *x = r->x;
+	__u32 present = x->present;
+	if (present & (1u << F_SRC)) {
+		__u32 i = gen * 2;
+		void *t = bpf_map_lookup_elem(&gen_addr, &i);
+		struct lpm4_key k = { .prefixlen = 32, .addr = bpf_htonl(x->p.saddr) };
+		__u32 *v = t ? bpf_map_lookup_elem(t, &k) : 0;
+		if (setup_vec(r, pool, F_SRC, m->woff[F_SRC], v ? *v : 0))
+			return -1;
+	}
+	if (present & (1u << F_DST)) {
+		__u32 i = gen * 2 + 1;
+		void *t = bpf_map_lookup_elem(&gen_addr, &i);
+		struct lpm4_key k = { .prefixlen = 32, .addr = bpf_htonl(x->p.daddr) };
+		__u32 *v = t ? bpf_map_lookup_elem(t, &k) : 0;
+		if (setup_vec(r, pool, F_DST, m->woff[F_DST], v ? *v : 0))
+			return -1;
+	}
+	if (present & (1u << F_PROTO)) {
+		__u32 key = (x->p.proto | (x->p.frag ? FRAG_BIT : 0)) & 511;
+		if (setup_vec(r, pool, F_PROTO, m->woff[F_PROTO], km->off[KM_PROTO + key]))
+			return -1;
+	}
+	if (present & (1u << F_SPORT)) {
+		__u32 key = x->p.sport <= NO_L4 ? x->p.sport : NO_L4;
+		if (setup_vec(r, pool, F_SPORT, m->woff[F_SPORT], km->off[KM_SPORT + key]))
+			return -1;
+	}
+	if (present & (1u << F_DPORT)) {
+		__u32 key = x->p.dport <= NO_L4 ? x->p.dport : NO_L4;
+		if (setup_vec(r, pool, F_DPORT, m->woff[F_DPORT], km->off[KM_DPORT + key]))
+			return -1;
+	}
+	if (present & (1u << F_TCPFLAGS)) {
+		__u32 key = x->p.tcpflags <= NO_TCPFLAGS ? x->p.tcpflags : NO_TCPFLAGS;
+		if (setup_vec(r, pool, F_TCPFLAGS, m->woff[F_TCPFLAGS], km->off[KM_TCPFLAGS + key]))
+			return -1;
+	}
+	if (present & (1u << F_CTSTATE)) {
+		__u32 key = x->p.ctstate & 7;
+		if (setup_vec(r, pool, F_CTSTATE, m->woff[F_CTSTATE], km->off[KM_CTSTATE + key]))
+			return -1;
+	}
+	if (present & (1u << F_IIF)) {
+		__u32 i = gen * 2;
+		void *t = bpf_map_lookup_elem(&gen_ifc, &i);
+		struct lpmif_key k = { .prefixlen = 128 };
+		__builtin_memcpy(k.name, x->iif, 16);
+		__u32 *v = t ? bpf_map_lookup_elem(t, &k) : 0;
+		if (setup_vec(r, pool, F_IIF, m->woff[F_IIF], v ? *v : 0))
+			return -1;
+	}
+	if (present & (1u << F_OIF)) {
+		__u32 i = gen * 2 + 1;
+		void *t = bpf_map_lookup_elem(&gen_ifc, &i);
+		struct lpmif_key k = { .prefixlen = 128 };
+		__builtin_memcpy(k.name, x->oif, 16);
+		__u32 *v = t ? bpf_map_lookup_elem(t, &k) : 0;
+		if (setup_vec(r, pool, F_OIF, m->woff[F_OIF], v ? *v : 0))
+			return -1;
+	}
+
+	return 0;
+}
+
+static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, struct scratch *x, __u32 chain0)
+{
+	struct pkt *p = &x->p;
+	p->hook = chain0;
+	if (parse(ctx, x)) {
+		/* Unreadable or malformed IPv4 header: the stack validated real packets before the
+		 * hooks (ip_rcv), so only crafted test input gets here. Drop. */
+		stat_inc(2);
+		return NF_DROP;
+	}
+
+	__u32 gen = cf->active & 1;
+	struct meta *m = bpf_map_lookup_elem(&meta, &gen);
+	struct keymap_val *km = bpf_map_lookup_elem(&keymap, &gen);
+	void *pool = bpf_map_lookup_elem(&gen_pool, &gen);
+	struct run r = {};
+	r.x = x;
+	r.nctx = ctx;
+	r.rules = bpf_map_lookup_elem(&gen_rules, &gen);
+	r.chains = bpf_map_lookup_elem(&gen_chains, &gen);
+	r.res = bpf_map_lookup_elem(&gen_res, &gen);
+	r.logc = bpf_map_lookup_elem(&gen_log, &gen);
+	if (!m || !km || !pool || !r.rules || !r.chains || !r.res || !r.logc) {
+		stat_inc(3);
+		return NF_ACCEPT;
+	}
+	/* Every field's pointers start at chunk 0 (the verifier cannot tie `present` to which
+	 * pointers were set); setup_vec overrides the present fields'. */
+	__u32 c0i = 0;
+	__u64 *chunk0 = bpf_map_lookup_elem(pool, &c0i);
+	if (!chunk0) {
+		stat_inc(3);
+		return NF_ACCEPT;
+	}
+#pragma unroll
+	for (int f = 0; f < NFIELDS; f++) {
+		r.w[f] = chunk0;
+		r.s[f] = chunk0;
+		x->wb[f] = 0;
+		x->sb[f] = 0;
+	}
+	__u32 present = m->present;
+	x->present = present;
+	x->nsum = m->nsum;
+	x->verdict = 2;
+	x->sp = 0;
+
+	struct net_device *in = ctx->state->in, *out = ctx->state->out;
+	__builtin_memset(x->iif, 0, 32);
+	if (in)
+		bpf_probe_read_kernel(x->iif, 16, in->name);
+	if (out)
+		bpf_probe_read_kernel(x->oif, 16, out->name);
+
+	struct ct_val *ce = 0;
+	int ct_new = 0;
+	if (cf->ct_on)
+		p->ctstate = ct_classify(p, &x->cp, &x->ck, &ce, &ct_new);
+	else
+		p->ctstate = CT_UNTRACKED;
+
+	if (setup_fields(&r, m, km, pool, gen))
+		return NF_ACCEPT;
+
+	struct chain_ent *c0 = bpf_map_lookup_elem(r.chains, &chain0);
+	if (!c0 || scan_reset(&r, chain0, c0->first)) {
+		stat_inc(3);
+		return NF_ACCEPT;
+	}
+	bpf_loop(MAX_STEPS, step, &r, 0);
+	int verdict;
+	if (x->verdict == 2) {
+		/* Step budget exhausted (cannot happen for loop-free rulesets within MAX_STEPS). */
+		stat_inc(0);
+		verdict = NF_DROP;
+	} else {
+		verdict = x->verdict == NF_ACCEPT ? NF_ACCEPT : NF_DROP;
+	}
+	if (cf->ct_on)
+		ct_confirm(x, ce, ct_new, verdict);
+	return verdict;
+}
+
+SEC("netfilter")
+int bpftables_filter(struct bpf_nf_ctx *ctx)
+{
+	__u32 zero = 0;
+	struct cfg *cf = bpf_map_lookup_elem(&cfg, &zero);
+	if (!cf)
+		return NF_ACCEPT;
+	__u32 hook = ctx->state->hook, chain0;
+	if (hook == 1)
+		chain0 = 0;
+	else if (hook == 2)
+		chain0 = 1;
+	else if (hook == 3)
+		chain0 = 2;
+	else
+		return NF_ACCEPT;
+	__u32 *lvl = bpf_map_lookup_elem(&nest, &zero);
+	if (!lvl)
+		return NF_ACCEPT;
+	__u32 l = *lvl;
+	if (l >= NEST_MAX)
+		return NF_DROP;
+	*lvl = l + 1;
+	struct scratch *x = bpf_map_lookup_elem(&scratch, &l);
+	int v = NF_DROP;
+	if (x)
+		v = classify(ctx, cf, x, chain0);
+	*lvl = l;
+	return v;
+}

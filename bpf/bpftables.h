@@ -1,0 +1,199 @@
+/* Map layouts shared by bpftables.bpf.c and the TypeScript encoder (bpf/loader/layout.ts
+ * mirrors every constant and struct here; change both together).
+ *
+ * Rule index space: one per table (classifier/spec.ts). nwords = nrules / 64 bitvector words,
+ * nsum = ceil(nwords / 64) summary words (summary bit b of word j <=> word 64*j+b is non-zero).
+ *
+ * Vector format (in the u64 "pool", a vector never straddles a chunk of POOL_CHUNK words):
+ *   [0, nsum)          summary words
+ *   [nsum, 2*nsum)     rank[j] = number of non-zero words before word 64*j
+ *   [2*nsum, ...)      the non-zero words, packed in increasing word order
+ * Word w of a vector = summary bit set ? packed[rank[w>>6] + popcount(sum & below(w&63))] : 0.
+ * Pool offset 0 holds the all-zero vector (summaries all zero), so an empty set is offset 0.
+ */
+#ifndef BPFTABLES_H
+#define BPFTABLES_H
+
+#define POOL_CHUNK_SHIFT 16
+#define POOL_CHUNK (1u << POOL_CHUNK_SHIFT) /* u64 words per pool array value (512 KiB) */
+#define MAX_NSUM 1024                         /* 4,194,304 rule indices */
+
+/* Field numbers (bit positions in meta.present; order of classifier FIELD_NAMES). */
+#define F_SRC 0
+#define F_DST 1
+#define F_PROTO 2
+#define F_SPORT 3
+#define F_DPORT 4
+#define F_TCPFLAGS 5
+#define F_CTSTATE 6
+#define F_IIF 7
+#define F_OIF 8
+#define NFIELDS 9
+
+/* keymap: one u32 array (per generation) for all integer fields: key -> pool offset of S. */
+#define KM_PROTO 0
+#define KM_SPORT 512
+#define KM_DPORT (KM_SPORT + 65537)
+#define KM_TCPFLAGS (KM_DPORT + 65537)
+#define KM_CTSTATE (KM_TCPFLAGS + 257)
+#define KM_SIZE (KM_CTSTATE + 8)
+
+#define NO_L4 65536
+#define NO_TCPFLAGS 256
+#define FRAG_BIT 256
+
+/* Rule actions. */
+#define A_ACCEPT 1
+#define A_DROP 2
+#define A_RETURN 3
+#define A_JUMP 4
+#define A_GOTO 5
+#define A_NEXT 6
+#define A_LOG 7
+#define A_REJECT 8
+
+/* Residual kinds. */
+#define R_CMP 1
+#define R_EITHER 2
+#define R_LIMIT 3
+#define R_RANDOM 4
+#define R_NTH 5
+#define R_RANGE 15 /* continuation entry: [x, y] is one range of the preceding op */
+
+/* ScalarField codes for R_CMP. */
+#define S_LEN 0
+#define S_TTL 1
+#define S_TOS 2
+#define S_MARK 3
+#define S_PKTTYPE 4
+#define S_SADDR 5
+#define S_DADDR 6
+#define S_SPORT 7
+#define S_DPORT 8
+#define S_IPFLAGS 9
+#define S_L4PROTO 10
+
+#define MAX_RES_OPS 16    /* residual ops per rule */
+#define MAX_RANGES 64     /* ranges per op */
+#define CALL_DEPTH 32     /* jump stack */
+
+/* Conntrack states (classifier/fields.ts CT_*). */
+#define CT_INVALID 0
+#define CT_NEW 1
+#define CT_ESTABLISHED 2
+#define CT_RELATED 3
+#define CT_UNTRACKED 4
+
+struct meta {
+	__u32 nrules;
+	__u32 nsum;
+	__u32 nchains;
+	__u32 present;   /* bit per field */
+	__u32 woff[NFIELDS]; /* pool offset of W_f (0 = empty) */
+	__u32 srcoff;    /* unused padding to keep 8-byte multiple */
+};
+
+struct rule_ent {
+	__u32 counter;
+	__u32 chain;
+	__u32 arg;      /* jump/goto: chain index; log: log slot */
+	__u32 res_off;  /* first residual entry */
+	__u8 action;
+	__u8 nres;      /* residual entries (ops + their ranges) */
+	__u16 pad;
+};
+
+struct chain_ent {
+	__u32 first;
+	__u32 end;
+	__u32 counter;  /* policy counter (built-ins) */
+	__u32 policy;   /* A_ACCEPT / A_DROP for built-ins, 0 for user chains */
+};
+
+struct res_ent {
+	__u8 kind;
+	__u8 field;
+	__u8 invert;
+	__u8 nranges;
+	__u32 mask;
+	__u64 x;
+	__u64 y;
+};
+
+struct counter_val {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct lpm4_key {
+	__u32 prefixlen;
+	__u32 addr; /* network byte order */
+};
+
+struct lpmif_key {
+	__u32 prefixlen;
+	char name[16];
+};
+
+struct log_cfg {
+	__u8 level;
+	__u8 flags;
+	__u8 pad[2];
+	char prefix[32];
+};
+
+/* Ring buffer record for LOG. */
+struct log_rec {
+	__u64 ts_ns;
+	__u32 counter;
+	__u8 hook;
+	__u8 level;
+	__u8 flags;
+	__u8 pad;
+	char prefix[32];
+	char iif[16];
+	char oif[16];
+	__u32 len;       /* skb->len */
+	__u32 caplen;    /* bytes of pkt[] valid */
+	__u8 pkt[128];   /* from the IP header */
+};
+
+struct cfg {
+	__u32 active;  /* active generation 0/1 */
+	__u32 ct_on;   /* conntrack tracking enabled */
+};
+
+/* Conntrack. */
+struct ct_key {
+	__u32 a;      /* lower (addr,port) endpoint first: direction-independent */
+	__u32 b;
+	__u16 pa;
+	__u16 pb;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct ct_val {
+	__u64 expires_ns;
+	__u32 orig_src;   /* host order: the first packet's source (original direction) */
+	__u16 orig_sport;
+	__u8 state;       /* TCPS_* for tcp */
+	__u8 seen_reply;
+};
+
+/* Per-packet conntrack inputs (parsed with the headers). */
+struct ct_pkt {
+	__u8 l4ok;
+	__u8 tcp_seq_ok;
+	__u8 doff;
+	__u8 icmp_type;
+	__u16 icmp_id;
+	__u8 inner_ok;  /* ICMP error with a readable embedded header */
+	__u8 inner_proto;
+	__u32 inner_saddr; /* host order */
+	__u32 inner_daddr;
+	__u16 inner_sport;
+	__u16 inner_dport;
+};
+
+#endif

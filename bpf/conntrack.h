@@ -1,0 +1,254 @@
+/* Conntrack in eBPF for bpftables.bpf.c (included once, after the maps).
+ *
+ * Model (close to nf_conntrack with its defaults):
+ * - One LRU hash entry per flow, keyed direction-independently (the lower (addr, port)
+ *   endpoint first); ct_val.orig_* remember the original direction.
+ * - ctstate of a packet: entry found -> ESTABLISHED if a reply was ever seen, else NEW
+ *   (original-direction packets before the first reply are NEW, as IP_CT_NEW);
+ *   no entry -> NEW when the packet may start a flow (TCP SYN without ACK, or a bare ACK:
+ *   nf_conntrack_tcp_loose=1 picks up mid-stream connections; UDP; ICMP echo/timestamp/info/
+ *   mask requests; other protocols), RELATED for ICMP errors (3, 4, 5, 11, 12) whose embedded
+ *   header belongs to a tracked flow, INVALID otherwise (including non-first fragments: the
+ *   kernel defragments before conntrack, this datapath does not).
+ * - Entries are created only when the final verdict is ACCEPT (nf_conntrack confirms at the
+ *   last hook); existing entries are updated whatever the verdict (conntrack runs before the
+ *   filter table in the kernel).
+ * - A packet that crosses two hooks (loopback: OUTPUT then INPUT) is seen twice; the updates
+ *   are idempotent for the same packet.
+ * - Timeouts (seconds): TCP SYN_SENT 120, SYN_RECV 60, ESTABLISHED 432000, FIN_WAIT 120,
+ *   CLOSE_WAIT 60, LAST_ACK 30, TIME_WAIT 120, CLOSE 10; UDP 30 unreplied / 120 replied;
+ *   ICMP 30; other 600.
+ */
+
+#define TCPS_SYN_SENT 1
+#define TCPS_SYN_RECV 2
+#define TCPS_ESTABLISHED 3
+#define TCPS_FIN_WAIT 4
+#define TCPS_CLOSE_WAIT 5
+#define TCPS_LAST_ACK 6
+#define TCPS_TIME_WAIT 7
+#define TCPS_CLOSE 8
+
+#define SEC_NS 1000000000ULL
+
+
+static __always_inline int icmp_is_error(__u8 t)
+{
+	return t == 3 || t == 4 || t == 5 || t == 11 || t == 12;
+}
+
+static __always_inline int icmp_is_request(__u8 t)
+{
+	return t == 8 || t == 13 || t == 15 || t == 17;
+}
+
+static __always_inline int icmp_is_reply(__u8 t)
+{
+	return t == 0 || t == 14 || t == 16 || t == 18;
+}
+
+static __always_inline void ct_parse_icmp(struct bpf_dynptr *dp, __u32 thoff, __u8 *l4, struct ct_pkt *cp)
+{
+	cp->icmp_type = l4[0];
+	if (icmp_is_request(l4[0]) || icmp_is_reply(l4[0])) {
+		__u8 b[8];
+		__u8 *h = bpf_dynptr_slice(dp, thoff, b, 8);
+		if (h)
+			cp->icmp_id = (__u16)h[4] << 8 | h[5];
+		return;
+	}
+	if (!icmp_is_error(l4[0]))
+		return;
+	__u8 ib[20];
+	struct iphdr *iph = bpf_dynptr_slice(dp, thoff + 8, ib, 20);
+	if (!iph || iph->version != 4 || iph->ihl < 5)
+		return;
+	cp->inner_proto = iph->protocol;
+	cp->inner_saddr = bpf_ntohl(iph->saddr);
+	cp->inner_daddr = bpf_ntohl(iph->daddr);
+	__u32 ioff = thoff + 8 + iph->ihl * 4;
+	__u8 pb[8];
+	__u8 *ph = bpf_dynptr_slice(dp, ioff, pb, 8);
+	if (!ph)
+		return;
+	if (iph->protocol == 1) {
+		/* an error about an echo request: the flow key uses the echo id */
+		cp->inner_sport = (__u16)ph[4] << 8 | ph[5];
+		cp->inner_dport = cp->inner_sport;
+	} else {
+		cp->inner_sport = (__u16)ph[0] << 8 | ph[1];
+		cp->inner_dport = (__u16)ph[2] << 8 | ph[3];
+	}
+	cp->inner_ok = 1;
+}
+
+static __always_inline void ct_make_key(struct ct_key *k, __u32 s, __u16 sp, __u32 d, __u16 dp, __u8 proto)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	if (s < d || (s == d && sp <= dp)) {
+		k->a = s; k->pa = sp; k->b = d; k->pb = dp;
+	} else {
+		k->a = d; k->pa = dp; k->b = s; k->pb = sp;
+	}
+	k->proto = proto;
+}
+
+static __always_inline __u64 ct_timeout(__u8 proto, __u8 st, __u8 replied)
+{
+	if (proto == 6) {
+		switch (st) {
+		case TCPS_SYN_SENT: return 120 * SEC_NS;
+		case TCPS_SYN_RECV: return 60 * SEC_NS;
+		case TCPS_ESTABLISHED: return 432000ULL * SEC_NS;
+		case TCPS_FIN_WAIT: return 120 * SEC_NS;
+		case TCPS_CLOSE_WAIT: return 60 * SEC_NS;
+		case TCPS_LAST_ACK: return 30 * SEC_NS;
+		case TCPS_TIME_WAIT: return 120 * SEC_NS;
+		default: return 10 * SEC_NS;
+		}
+	}
+	if (proto == 17 || proto == 136)
+		return replied ? 120 * SEC_NS : 30 * SEC_NS;
+	if (proto == 1)
+		return 30 * SEC_NS;
+	return 600 * SEC_NS;
+}
+
+/* Ports of the packet for the flow key (0 where the protocol has none). */
+static __always_inline void ct_ports(struct pkt *p, struct ct_pkt *cp, __u16 *sp, __u16 *dp)
+{
+	*sp = 0;
+	*dp = 0;
+	if (p->proto == 1) {
+		*sp = cp->icmp_id;
+		*dp = cp->icmp_id;
+	} else if (p->sport < NO_L4) {
+		*sp = p->sport;
+		*dp = p->dport;
+	}
+}
+
+static __noinline __u32 ct_classify(struct pkt *p, struct ct_pkt *cp, struct ct_key *k, struct ct_val **out, int *is_new)
+{
+	*out = 0;
+	*is_new = 0;
+	if (p->frag)
+		return CT_INVALID;
+	if ((p->proto == 6 || p->proto == 17 || p->proto == 1 || p->proto == 136 || p->proto == 132 || p->proto == 33) && !cp->l4ok)
+		return CT_INVALID;
+	if (p->proto == 1 && icmp_is_error(cp->icmp_type)) {
+		if (!cp->inner_ok)
+			return CT_INVALID;
+		struct ct_key ik;
+		ct_make_key(&ik, cp->inner_saddr, cp->inner_sport, cp->inner_daddr, cp->inner_dport, cp->inner_proto);
+		struct ct_val *iv = bpf_map_lookup_elem(&ct, &ik);
+		if (iv && iv->expires_ns > bpf_ktime_get_ns())
+			return CT_RELATED;
+		return CT_INVALID;
+	}
+	__u16 sp, dp;
+	ct_ports(p, cp, &sp, &dp);
+	ct_make_key(k, p->saddr, sp, p->daddr, dp, p->proto);
+	struct ct_val *v = bpf_map_lookup_elem(&ct, k);
+	__u64 now = bpf_ktime_get_ns();
+	if (v && v->expires_ns > now) {
+		*out = v;
+		int reply = !(p->saddr == v->orig_src && sp == v->orig_sport);
+		if (p->proto == 1 && !reply && icmp_is_reply(cp->icmp_type))
+			reply = 1;
+		if (p->proto == 6) {
+			__u8 fl = p->tcpflags;
+			if (fl & 0x04)
+				return v->seen_reply || reply ? CT_ESTABLISHED : CT_NEW; /* RST: state set at update */
+			if ((fl & 0x12) == 0x12 && !reply)
+				return CT_INVALID; /* SYN+ACK in the original direction */
+		}
+		if (reply)
+			return CT_ESTABLISHED;
+		return v->seen_reply ? CT_ESTABLISHED : CT_NEW;
+	}
+	/* No (live) entry: can this packet start a flow? */
+	if (p->proto == 6) {
+		__u8 fl = p->tcpflags & 0x17; /* FIN SYN RST ACK */
+		if (fl == 0x02 || fl == 0x10) {
+			*is_new = 1;
+			return CT_NEW;
+		}
+		return CT_INVALID;
+	}
+	if (p->proto == 1) {
+		if (icmp_is_request(cp->icmp_type)) {
+			*is_new = 1;
+			return CT_NEW;
+		}
+		return CT_INVALID;
+	}
+	*is_new = 1;
+	return CT_NEW;
+}
+
+static __always_inline __u8 tcp_next(__u8 st, __u8 fl, int reply)
+{
+	if (fl & 0x04)
+		return TCPS_CLOSE;
+	switch (st) {
+	case TCPS_SYN_SENT:
+		if (reply && (fl & 0x12) == 0x12)
+			return TCPS_SYN_RECV;
+		return st;
+	case TCPS_SYN_RECV:
+		if (!reply && (fl & 0x10) && !(fl & 0x02))
+			return TCPS_ESTABLISHED;
+		return st;
+	case TCPS_ESTABLISHED:
+		if (fl & 0x01)
+			return reply ? TCPS_CLOSE_WAIT : TCPS_FIN_WAIT;
+		return st;
+	case TCPS_FIN_WAIT:
+	case TCPS_CLOSE_WAIT:
+		if (fl & 0x01)
+			return TCPS_LAST_ACK;
+		return st;
+	case TCPS_LAST_ACK:
+		if (fl & 0x10)
+			return TCPS_TIME_WAIT;
+		return st;
+	case TCPS_CLOSE:
+		if ((fl & 0x17) == 0x02)
+			return TCPS_SYN_SENT; /* reopened */
+		return st;
+	}
+	return st;
+}
+
+static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_new, int verdict)
+{
+	struct pkt *p = &x->p;
+	struct ct_pkt *cp = &x->cp;
+	struct ct_key *k = &x->ck;
+	__u64 now = bpf_ktime_get_ns();
+	if (v) {
+		__u16 sp, dp;
+		ct_ports(p, cp, &sp, &dp);
+		int reply = !(p->saddr == v->orig_src && sp == v->orig_sport);
+		if (p->proto == 1 && !reply && icmp_is_reply(cp->icmp_type))
+			reply = 1;
+		if (reply)
+			v->seen_reply = 1;
+		if (p->proto == 6)
+			v->state = tcp_next(v->state, p->tcpflags, reply);
+		v->expires_ns = now + ct_timeout(p->proto, v->state, v->seen_reply);
+		return;
+	}
+	if (!is_new || verdict != NF_ACCEPT)
+		return;
+	struct ct_val nv = {};
+	__u16 sp, dp;
+	ct_ports(p, cp, &sp, &dp);
+	nv.orig_src = p->saddr;
+	nv.orig_sport = sp;
+	if (p->proto == 6)
+		nv.state = (p->tcpflags & 0x17) == 0x02 ? TCPS_SYN_SENT : TCPS_ESTABLISHED;
+	nv.expires_ns = now + ct_timeout(p->proto, nv.state, 0);
+	bpf_map_update_elem(&ct, k, &nv, BPF_ANY);
+}

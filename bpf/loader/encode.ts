@@ -1,0 +1,331 @@
+// TableSpec → map contents (pure; no kernel access). The byte layouts are those of
+// bpf/bpftables.h (mirrored in layout.ts).
+//
+// Vectors: every set of rule indices (a field's wildcard set, or one class's set) becomes one
+// compact vector in the u64 pool: [nsum summary words][nsum ranks][non-zero words, packed].
+// Pool offset 0 is the empty vector. A vector never straddles a POOL_CHUNK boundary, so the
+// program can index one chunk with a masked offset. Identical sets share one vector.
+import type { FieldName, ResidualCheck } from '../../classifier/fields.ts';
+import type { FieldSpec, TableSpec } from '../../classifier/spec.ts';
+import * as L from './layout.ts';
+
+export interface Encoded {
+  nrules: number;
+  nsum: number;
+  /** Pool as u32 pairs (little-endian u64 words); length = 2 * poolWords. */
+  pool: Uint32Array;
+  poolWords: number;
+  /** Chunks in use (≥ 1). */
+  poolChunks: number;
+  meta: Buffer;
+  keymap: Buffer;
+  rules: Buffer; // nrules * RULE_SIZE
+  chains: Buffer; // nchains * CHAIN_SIZE
+  nchains: number;
+  res: Buffer; // nres * RES_SIZE
+  nres: number;
+  logs: Buffer; // nlogs * LOGCFG_SIZE
+  nlogs: number;
+  /** LPM entries per trie: key bytes → value (pool offset). */
+  lpm: { src: Array<[Buffer, number]>; dst: Array<[Buffer, number]>; iif: Array<[Buffer, number]>; oif: Array<[Buffer, number]> };
+  /** Whether some rule constrains ctstate (the program then runs conntrack). */
+  ctOn: boolean;
+  /** Highest counter id referenced. */
+  maxCounter: number;
+}
+
+export class EncodeError extends Error {}
+
+class PoolBuilder {
+  words: Uint32Array;
+  used: number;
+  readonly nsum: number;
+  private dedup = new Map<string, number>();
+  constructor(nsum: number) {
+    this.nsum = nsum;
+    this.words = new Uint32Array(2 * Math.max(POOL_INIT, 4 * nsum));
+    this.used = 2 * nsum; // the empty vector at offset 0 (all zero)
+  }
+  private ensure(n: number): void {
+    if (n * 2 <= this.words.length) return;
+    let len = this.words.length;
+    while (len < n * 2) len *= 2;
+    const w = new Uint32Array(len);
+    w.set(this.words.subarray(0, this.used * 2));
+    this.words = w;
+  }
+  /** Adds the vector of sorted rule indices; returns its pool offset. */
+  add(indices: Uint32Array): number {
+    if (indices.length === 0) return 0;
+    const key = dedupKey(indices);
+    const hit = this.dedup.get(key);
+    if (hit !== undefined) return hit;
+    const nsum = this.nsum;
+    // Non-zero words (ascending).
+    const wordIdx: number[] = [];
+    const lo: number[] = [];
+    const hi: number[] = [];
+    let prev = -1;
+    for (let i = 0; i < indices.length; i++) {
+      const r = indices[i];
+      const w = r >>> 6;
+      if (w !== prev) {
+        wordIdx.push(w);
+        lo.push(0);
+        hi.push(0);
+        prev = w;
+      }
+      const b = r & 63;
+      const last = wordIdx.length - 1;
+      if (b < 32) lo[last] = (lo[last] | (1 << b)) >>> 0;
+      else hi[last] = (hi[last] | (1 << (b - 32))) >>> 0;
+    }
+    const len = 2 * nsum + wordIdx.length;
+    if (len > L.POOL_CHUNK) throw new EncodeError(`vector of ${len} words exceeds a pool chunk`);
+    let off = this.used;
+    if ((off & (L.POOL_CHUNK - 1)) + len > L.POOL_CHUNK) off = (off + L.POOL_CHUNK - 1) & ~(L.POOL_CHUNK - 1);
+    this.ensure(off + len);
+    const W = this.words;
+    // summaries
+    for (const w of wordIdx) {
+      const j = w >>> 6;
+      const b = w & 63;
+      const p = 2 * (off + j) + (b < 32 ? 0 : 1);
+      W[p] = (W[p] | (1 << (b & 31))) >>> 0;
+    }
+    // ranks: number of non-zero words before word 64*j
+    let k = 0;
+    for (let j = 0; j < nsum; j++) {
+      W[2 * (off + nsum + j)] = k;
+      while (k < wordIdx.length && wordIdx[k] >>> 6 === j) k++;
+    }
+    for (let i = 0; i < wordIdx.length; i++) {
+      W[2 * (off + 2 * nsum + i)] = lo[i];
+      W[2 * (off + 2 * nsum + i) + 1] = hi[i];
+    }
+    this.used = off + len;
+    this.dedup.set(key, off);
+    return off;
+  }
+}
+
+const POOL_INIT = 1 << 14;
+
+function dedupKey(a: Uint32Array): string {
+  // Cheap content key: length + FNV-1a hash + first/last; collisions are resolved by also
+  // including the full content for short sets.
+  if (a.length <= 8) return `s${Array.prototype.join.call(a, ',')}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 0x01000193) >>> 0;
+  let h2 = 0;
+  for (let i = 0; i < a.length; i++) h2 = (Math.imul(h2, 31) + a[i]) >>> 0;
+  return `h${a.length}:${h}:${h2}:${a[0]}:${a[a.length - 1]}`;
+}
+
+const ACTION_CODE = {
+  accept: L.A_ACCEPT,
+  drop: L.A_DROP,
+  return: L.A_RETURN,
+  jump: L.A_JUMP,
+  goto: L.A_GOTO,
+  next: L.A_NEXT,
+  log: L.A_LOG,
+  reject: L.A_REJECT,
+} as const;
+
+function lpm4Key(addr: number, len: number): Buffer {
+  const b = Buffer.alloc(L.LPM4_KEY_SIZE);
+  b.writeUInt32LE(len, 0);
+  b.writeUInt32BE(addr >>> 0, 4);
+  return b;
+}
+
+function lpmIfKey(name: string, exact: boolean): Buffer {
+  const b = Buffer.alloc(L.LPMIF_KEY_SIZE);
+  const bytes = Buffer.from(name, 'latin1');
+  const n = exact ? bytes.length + 1 : bytes.length;
+  if (n > 16) throw new EncodeError(`interface name '${name}' longer than 15 characters`);
+  bytes.copy(b, 4);
+  b.writeUInt32LE(n * 8, 0);
+  return b;
+}
+
+function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
+  if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
+  let n = 0;
+  for (const c of checks) {
+    const ranges = c.kind === 'cmp' || c.kind === 'either' ? c.ranges : [];
+    if (ranges.length > L.MAX_RANGES) throw new EncodeError(`more than ${L.MAX_RANGES} ranges in one residual check`);
+    let kind = 0;
+    let field = 0;
+    let mask = 0xffffffff;
+    let x = 0n;
+    let y = 0n;
+    switch (c.kind) {
+      case 'cmp':
+        kind = L.R_CMP;
+        field = L.SCALAR_NUM[c.field];
+        mask = c.mask >>> 0;
+        break;
+      case 'either':
+        kind = L.R_EITHER;
+        break;
+      case 'limit': {
+        kind = L.R_LIMIT;
+        if (!(c.ratePerSec > 0)) throw new EncodeError('limit rate must be positive');
+        const cost = BigInt(Math.max(1, Math.round(1e9 / c.ratePerSec)));
+        x = cost;
+        y = cost * BigInt(Math.max(1, c.burst));
+        break;
+      }
+      case 'random':
+        kind = L.R_RANDOM;
+        x = BigInt(Math.min(0x80000000, Math.max(0, Math.round(c.probability * 0x80000000))));
+        break;
+      case 'nth':
+        kind = L.R_NTH;
+        x = BigInt(Math.max(1, c.every));
+        y = BigInt(Math.max(0, c.packet));
+        break;
+    }
+    out.push([kind, field, c.invert ? 1 : 0, ranges.length, mask, Number(x & 0xffffffffn), Number(x >> 32n), Number(y & 0xffffffffn), Number(y >> 32n)]);
+    n++;
+    for (const [lo, hi] of ranges) {
+      out.push([L.R_RANGE, 0, 0, 0, 0, lo >>> 0, 0, hi >>> 0, 0]);
+      n++;
+    }
+  }
+  if (n > 255) throw new EncodeError('residual checks of one rule too large');
+  return n;
+}
+
+export function encodeSpec(spec: TableSpec): Encoded {
+  const nrules = spec.nrules;
+  if (nrules % 64 !== 0 || nrules < 64) throw new EncodeError(`nrules ${nrules} is not a positive multiple of 64`);
+  const nwords = nrules / 64;
+  const nsum = Math.ceil(nwords / 64);
+  if (nsum > L.MAX_NSUM) throw new EncodeError(`${nrules} rule indices exceed the datapath's ${L.MAX_NSUM * 4096}`);
+  const pool = new PoolBuilder(nsum);
+
+  const meta = Buffer.alloc(L.META_SIZE);
+  const keymap = Buffer.alloc(L.KM_SIZE * 4);
+  const lpm: Encoded['lpm'] = { src: [], dst: [], iif: [], oif: [] };
+  let present = 0;
+  for (const [name, fs] of Object.entries(spec.fields) as Array<[FieldName, FieldSpec | undefined]>) {
+    if (!fs) continue;
+    const f = L.FIELD_NUM[name];
+    present |= 1 << f;
+    const woff = pool.add(fs.wildcard);
+    meta.writeUInt32LE(woff, 16 + 4 * f);
+    const clsOff = fs.classes.map((c) => pool.add(c));
+    switch (fs.kind) {
+      case 'array': {
+        const base = L.KM_BASE[name as keyof typeof L.KM_BASE];
+        if (base === undefined) throw new EncodeError(`field ${name} cannot be an array field`);
+        const k2c = fs.keyToClass;
+        for (let key = 0; key < k2c.length; key++) keymap.writeUInt32LE(clsOff[k2c[key]] ?? 0, 4 * (base + key));
+        break;
+      }
+      case 'lpm': {
+        const list = name === 'src' ? lpm.src : lpm.dst;
+        for (const e of fs.entries) list.push([lpm4Key(e.prefix.addr, e.prefix.len), clsOff[e.cls]]);
+        break;
+      }
+      case 'iface': {
+        const list = name === 'iif' ? lpm.iif : lpm.oif;
+        for (const e of fs.entries) list.push([lpmIfKey(e.name, e.exact), clsOff[e.cls]]);
+        break;
+      }
+    }
+  }
+  meta.writeUInt32LE(nrules, 0);
+  meta.writeUInt32LE(nsum, 4);
+  meta.writeUInt32LE(spec.chains.length, 8);
+  meta.writeUInt32LE(present, 12);
+
+  // Chains, and each rule index's chain.
+  const chains = Buffer.alloc(spec.chains.length * L.CHAIN_SIZE);
+  const chainOf = new Uint32Array(nrules);
+  spec.chains.forEach((c, i) => {
+    chains.writeUInt32LE(c.firstRule, i * L.CHAIN_SIZE);
+    chains.writeUInt32LE(c.endRule, i * L.CHAIN_SIZE + 4);
+    chains.writeUInt32LE(c.counterId >= 0 ? c.counterId : L.NO_COUNTER, i * L.CHAIN_SIZE + 8);
+    chains.writeUInt32LE(c.policy === 'DROP' ? L.A_DROP : c.policy === 'ACCEPT' ? L.A_ACCEPT : 0, i * L.CHAIN_SIZE + 12);
+    chainOf.fill(i, c.firstRule, c.endRule);
+  });
+
+  const rules = Buffer.alloc(nrules * L.RULE_SIZE);
+  const resRows: number[][] = [];
+  const logs: Buffer[] = [];
+  let maxCounter = 2;
+  for (let i = 0; i < nrules; i++) {
+    const r = spec.rules[i];
+    if (!r) continue;
+    const o = i * L.RULE_SIZE;
+    const a = r.action;
+    let arg = 0;
+    switch (a.kind) {
+      case 'jump':
+      case 'goto':
+        arg = a.chain;
+        break;
+      case 'log': {
+        arg = logs.length;
+        const lc = Buffer.alloc(L.LOGCFG_SIZE);
+        lc.writeUInt8(a.level & 0xff, 0);
+        lc.writeUInt8(a.flags & 0xff, 1);
+        Buffer.from(a.prefix, 'utf8').copy(lc, 4, 0, 31);
+        logs.push(lc);
+        break;
+      }
+      case 'mark':
+        throw new EncodeError('MARK: a BPF netfilter program cannot write skb->mark (the datapath cannot enforce it)');
+    }
+    rules.writeUInt32LE(r.counterId >>> 0, o);
+    rules.writeUInt32LE(chainOf[i], o + 4);
+    rules.writeUInt32LE(arg, o + 8);
+    rules.writeUInt32LE(resRows.length, o + 12);
+    rules.writeUInt8(ACTION_CODE[a.kind], o + 16);
+    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows) : 0, o + 17);
+    if (r.counterId > maxCounter) maxCounter = r.counterId;
+  }
+  for (const c of spec.chains) if (c.counterId > maxCounter) maxCounter = c.counterId;
+  const res = Buffer.alloc(Math.max(1, resRows.length) * L.RES_SIZE);
+  resRows.forEach((row, i) => {
+    const o = i * L.RES_SIZE;
+    res.writeUInt8(row[0], o);
+    res.writeUInt8(row[1], o + 1);
+    res.writeUInt8(row[2], o + 2);
+    res.writeUInt8(row[3], o + 3);
+    res.writeUInt32LE(row[4] >>> 0, o + 4);
+    res.writeUInt32LE(row[5] >>> 0, o + 8);
+    res.writeUInt32LE(row[6] >>> 0, o + 12);
+    res.writeUInt32LE(row[7] >>> 0, o + 16);
+    res.writeUInt32LE(row[8] >>> 0, o + 20);
+  });
+
+  return {
+    nrules,
+    nsum,
+    pool: pool.words.subarray(0, pool.used * 2),
+    poolWords: pool.used,
+    poolChunks: Math.max(1, Math.ceil(pool.used / L.POOL_CHUNK)),
+    meta,
+    keymap,
+    rules,
+    chains,
+    nchains: spec.chains.length,
+    res,
+    nres: resRows.length,
+    logs: Buffer.concat(logs.length ? logs : [Buffer.alloc(L.LOGCFG_SIZE)]),
+    nlogs: logs.length,
+    lpm,
+    ctOn: spec.fields.ctstate !== undefined,
+    maxCounter,
+  };
+}
+
+/** True when the table enforces nothing: built-in chains empty with ACCEPT policy, no rules. */
+export function specIsTrivial(spec: TableSpec): boolean {
+  return spec.rules.every((r) => r === null) && spec.chains.slice(0, 3).every((c) => (c.policy ?? 'ACCEPT') === 'ACCEPT');
+}

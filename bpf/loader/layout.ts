@@ -1,0 +1,82 @@
+// Mirrors bpf/bpftables.h: constants, struct sizes and field offsets of the maps the loader
+// writes. Any change here must be made there too (and vice versa).
+import type { FieldName, ScalarField } from '../../classifier/fields.ts';
+
+export const POOL_CHUNK_SHIFT = 16;
+export const POOL_CHUNK = 1 << POOL_CHUNK_SHIFT; // u64 words per pool chunk
+export const MAX_NSUM = 1024;
+
+export const FIELD_NUM: Readonly<Record<FieldName, number>> = {
+  src: 0,
+  dst: 1,
+  proto: 2,
+  sport: 3,
+  dport: 4,
+  tcpflags: 5,
+  ctstate: 6,
+  iif: 7,
+  oif: 8,
+};
+export const NFIELDS = 9;
+
+export const KM_PROTO = 0;
+export const KM_SPORT = 512;
+export const KM_DPORT = KM_SPORT + 65537;
+export const KM_TCPFLAGS = KM_DPORT + 65537;
+export const KM_CTSTATE = KM_TCPFLAGS + 257;
+export const KM_SIZE = KM_CTSTATE + 8;
+export const KM_BASE: Readonly<Record<'proto' | 'sport' | 'dport' | 'tcpflags' | 'ctstate', number>> = {
+  proto: KM_PROTO,
+  sport: KM_SPORT,
+  dport: KM_DPORT,
+  tcpflags: KM_TCPFLAGS,
+  ctstate: KM_CTSTATE,
+};
+
+export const A_ACCEPT = 1;
+export const A_DROP = 2;
+export const A_RETURN = 3;
+export const A_JUMP = 4;
+export const A_GOTO = 5;
+export const A_NEXT = 6;
+export const A_LOG = 7;
+export const A_REJECT = 8;
+
+export const R_CMP = 1;
+export const R_EITHER = 2;
+export const R_LIMIT = 3;
+export const R_RANDOM = 4;
+export const R_NTH = 5;
+export const R_RANGE = 15;
+
+export const SCALAR_NUM: Readonly<Record<ScalarField, number>> = {
+  len: 0,
+  ttl: 1,
+  tos: 2,
+  mark: 3,
+  pkttype: 4,
+  saddr: 5,
+  daddr: 6,
+  sport: 7,
+  dport: 8,
+  ipflags: 9,
+  l4proto: 10,
+};
+
+export const MAX_RES_OPS = 16;
+export const MAX_RANGES = 64;
+export const CALL_DEPTH = 32;
+
+// struct sizes (bytes)
+export const META_SIZE = 56; // nrules, nsum, nchains, present, woff[9], pad
+export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
+export const CHAIN_SIZE = 16; // first, end, counter, policy
+export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64
+export const LOGCFG_SIZE = 36; // level, flags, pad[2], prefix[32]
+export const COUNTER_SIZE = 16; // packets, bytes
+export const CFG_SIZE = 8; // active, ct_on
+export const LPM4_KEY_SIZE = 8; // prefixlen, addr (network order)
+export const LPMIF_KEY_SIZE = 20; // prefixlen, name[16]
+export const LOG_REC_SIZE = 8 + 4 + 4 + 32 + 16 + 16 + 4 + 4 + 128;
+
+export const NO_COUNTER = 0xffffffff;

@@ -1,0 +1,157 @@
+// koffi bindings to the system libbpf.so.1 (Debian libbpf 1.1) and the few libc calls the
+// loader needs. All kernel errors leave through `KernelError` with what was being done, the
+// errno and a hint (cilium/ebpf style). libbpf ≥ 1.0 returns -errno directly (or NULL + errno
+// for pointer results).
+import koffi from 'koffi';
+
+export class KernelError extends Error {
+  readonly errno: number;
+  constructor(what: string, errno: number, hint?: string) {
+    const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+    super(`bpftables: ${what}: ${name}${hint ? ` (${hint})` : ''}`);
+    this.errno = errno;
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 7: 'E2BIG', 9: 'EBADF', 12: 'ENOMEM', 13: 'EACCES', 16: 'EBUSY', 17: 'EEXIST',
+  22: 'EINVAL', 28: 'ENOSPC', 38: 'ENOSYS', 95: 'EOPNOTSUPP', 524: 'ENOTSUPP',
+};
+
+/** A hint for the usual causes of an errno in bpf(2) calls. */
+export function hintFor(errno: number): string | undefined {
+  switch (errno) {
+    case 1:
+      return 'needs root (CAP_BPF + CAP_NET_ADMIN); or MEMLOCK too low on kernels < 5.11';
+    case 12:
+      return 'out of memory for BPF maps; lower the capacity or check MEMLOCK (ulimit -l)';
+    case 22:
+    case 95:
+    case 524:
+      return 'BPF netfilter programs require kernel ≥ 6.4 (test_run ≥ 6.6) with CONFIG_NETFILTER_BPF_LINK';
+    case 7:
+      return 'value too large for the map';
+    default:
+      return undefined;
+  }
+}
+
+const lib = koffi.load('libbpf.so.1');
+const libc = koffi.load('libc.so.6');
+
+koffi.opaque('bpf_object');
+koffi.opaque('bpf_program');
+koffi.opaque('bpf_map');
+
+export const TestRunOpts = koffi.struct('bpf_test_run_opts', {
+  sz: 'size_t',
+  data_in: 'void *',
+  data_out: 'void *',
+  data_size_in: 'uint32_t',
+  data_size_out: 'uint32_t',
+  ctx_in: 'void *',
+  ctx_out: 'void *',
+  ctx_size_in: 'uint32_t',
+  ctx_size_out: 'uint32_t',
+  retval: 'uint32_t',
+  repeat: 'int',
+  duration: 'uint32_t',
+  flags: 'uint32_t',
+  cpu: 'uint32_t',
+  batch_size: 'uint32_t',
+});
+
+export const MapCreateOpts = koffi.struct('bpf_map_create_opts', {
+  sz: 'size_t',
+  btf_fd: 'uint32_t',
+  btf_key_type_id: 'uint32_t',
+  btf_value_type_id: 'uint32_t',
+  btf_vmlinux_value_type_id: 'uint32_t',
+  inner_map_fd: 'uint32_t',
+  map_flags: 'uint32_t',
+  map_extra: 'uint64_t',
+  numa_node: 'uint32_t',
+  map_ifindex: 'uint32_t',
+});
+
+export const BatchOpts = koffi.struct('bpf_map_batch_opts', {
+  sz: 'size_t',
+  elem_flags: 'uint64_t',
+  flags: 'uint64_t',
+});
+
+export const api = {
+  objOpenFile: lib.func('bpf_object *bpf_object__open_file(const char *path, void *opts)'),
+  objLoad: lib.func('int bpf_object__load(bpf_object *obj)'),
+  objClose: lib.func('void bpf_object__close(bpf_object *obj)'),
+  findProg: lib.func('bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)'),
+  progSetType: lib.func('int bpf_program__set_type(bpf_program *prog, int type)'),
+  progSetAttach: lib.func('int bpf_program__set_expected_attach_type(bpf_program *prog, int type)'),
+  progFd: lib.func('int bpf_program__fd(bpf_program *prog)'),
+  findMap: lib.func('bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)'),
+  mapFd: lib.func('int bpf_map__fd(bpf_map *map)'),
+  mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
+  mapCreate: lib.func('int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, bpf_map_create_opts *opts)'),
+  update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+  lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
+  del: lib.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  nextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next)'),
+  updateBatch: lib.func('int bpf_map_update_batch(int fd, const void *keys, const void *values, _Inout_ uint32_t *count, bpf_map_batch_opts *opts)'),
+  lookupBatch: lib.func('int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32_t *count, bpf_map_batch_opts *opts)'),
+  objPin: lib.func('int bpf_obj_pin(int fd, const char *path)'),
+  objGet: lib.func('int bpf_obj_get(const char *path)'),
+  mapFdById: lib.func('int bpf_map_get_fd_by_id(uint32_t id)'),
+  objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, _Out_ void *info, _Inout_ uint32_t *len)'),
+  testRun: lib.func('int bpf_prog_test_run_opts(int fd, _Inout_ bpf_test_run_opts *opts)'),
+  numCpus: lib.func('int libbpf_num_possible_cpus()'),
+  close: libc.func('int close(int fd)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ void *val, _Inout_ uint32_t *len)'),
+  statfs: libc.func('int statfs(const char *path, _Out_ void *buf)'),
+  syscall: libc.func('long syscall(long number, ...)'),
+};
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** Throws KernelError when rc < 0 (libbpf returns -errno). */
+export function check(rc: number, what: string, hint?: string): number {
+  if (rc < 0) {
+    const e = -rc;
+    throw new KernelError(what, e, hint ?? hintFor(e));
+  }
+  return rc;
+}
+
+export const BPF_MAP_TYPE_ARRAY = 2;
+export const BPF_MAP_TYPE_LPM_TRIE = 11;
+export const BPF_F_NO_PREALLOC = 1;
+export const BPF_F_INNER_MAP = 0x1000;
+export const BPF_PROG_TYPE_NETFILTER = 32;
+export const BPF_NETFILTER = 45;
+const BPF_LINK_CREATE = 28;
+const SYS_bpf = 321;
+
+/** Raw BPF_LINK_CREATE for a netfilter link (libbpf 1.1 predates it). Returns the link fd. */
+export function netfilterLinkCreate(progFd: number, hooknum: number, priority: number): number {
+  const attr = Buffer.alloc(64);
+  attr.writeUInt32LE(progFd, 0);
+  attr.writeUInt32LE(0, 4); // target_fd
+  attr.writeUInt32LE(BPF_NETFILTER, 8);
+  attr.writeUInt32LE(0, 12);
+  attr.writeUInt32LE(2, 16); // pf = NFPROTO_IPV4
+  attr.writeUInt32LE(hooknum, 20);
+  attr.writeInt32LE(priority, 24);
+  attr.writeUInt32LE(0, 28);
+  const fd = Number(api.syscall(SYS_bpf, 'int', BPF_LINK_CREATE, 'void *', attr, 'uint', 64));
+  if (fd < 0) {
+    const e = errno();
+    throw new KernelError(`attaching the netfilter link (hook ${hooknum}, priority ${priority})`, e, hintFor(e));
+  }
+  return fd;
+}
+
+export function closeFd(fd: number): void {
+  if (fd >= 0) api.close(fd);
+}
