@@ -14,12 +14,21 @@ import { conntrack, state } from './match/conntrack.ts';
 import { comment } from './match/comment.ts';
 import { mac } from './match/mac.ts';
 import { limit } from './match/limit.ts';
+import { length } from './match/length.ts';
+import { ttl } from './match/ttl.ts';
+import { mark } from './match/mark.ts';
+import { pkttype } from './match/pkttype.ts';
+import { statistic } from './match/statistic.ts';
+import { addrtype } from './match/addrtype.ts';
+import { recent } from './match/recent.ts';
+import { set } from './match/set.ts';
+import { owner } from './match/owner.ts';
 import { REJECT } from './target/REJECT.ts';
 import { LOG } from './target/LOG.ts';
 import { MARK } from './target/MARK.ts';
 import { DNAT, MASQUERADE, REDIRECT, SNAT } from './target/nat.ts';
 
-const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit];
+const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner];
 const targetList: TargetModule<any>[] = [REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT];
 
 export const MATCHES: ReadonlyMap<string, MatchModule<any>> = new Map<string, MatchModule<any>>(

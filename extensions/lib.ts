@@ -8,7 +8,7 @@
 // wording differs between old-style modules (tcp: "Only one `--source-port' allowed") and
 // x6 modules (udp: `udp: option "--source-port" can only be used once.`).
 
-import { parameterProblem } from '../parser/errors.ts';
+import { parameterProblem, XtablesError } from '../parser/errors.ts';
 import { NO_L4 } from '../classifier/fields.ts';
 import type { CompiledMatch, Prefix } from '../classifier/fields.ts';
 import { serviceName, servicePort } from './services.ts';
@@ -280,4 +280,54 @@ export function saveString(s: string): string {
 /** Deep equality of JSON-safe data (the default `equal`). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// x6 finalize (xtables_options_fcheck), run after the module's own final check
+
+export interface X6Entry {
+  name: string;
+  /** XTOPT_MAND */
+  mand?: boolean;
+  /** Options (by name) this one excludes; listed in option-id order. */
+  excl?: readonly string[];
+  /** Options this one also requires. */
+  also?: readonly string[];
+}
+
+/** Mandatory / exclusion / also-requires checks in option-table order, with x6 wording. */
+export function x6Fcheck(ext: string, table: readonly X6Entry[], seen: readonly string[] | undefined): void {
+  const set = seen ?? [];
+  for (const e of table) {
+    if (e.mand && !set.includes(e.name)) throw x6Required(ext, e.name);
+    if (!set.includes(e.name)) continue;
+    const ids = table.map((t) => t.name);
+    for (const other of ids) {
+      if (other === e.name) continue;
+      if (e.excl?.includes(other) && set.includes(other)) throw x6Excl(ext, e.name, other);
+      if (e.also?.includes(other) && !set.includes(other)) throw parameterProblem(`${ext}: option "--${e.name}" also requires "--${other}".\n`);
+    }
+  }
+}
+
+/** XTTYPE_UINT*RC: "a" or "a:b" (":b" = 0:b, "a:" = a:max), "near" wording on failure. */
+export function x6UintRange(ext: string, option: string, s: string, max: number): [number, number] {
+  const bad = (part: string) => parameterProblem(`${ext}: bad value for option "--${option}" near "${part}", or out of range (0-${max}).\n`);
+  const parts = s.split(':');
+  if (parts.length > 2) throw bad(s);
+  const vals = parts.map((p, i) => {
+    if (p === '') return i === 0 ? 0 : max;
+    const v = strtouiFull(p, 0, max);
+    if (v === undefined) throw bad(p);
+    return v;
+  });
+  return vals.length === 1 ? [vals[0]!, vals[0]!] : [vals[0]!, vals[1]!];
+}
+
+/**
+ * What iptables-nft prints when the kernel refuses a rule in checkentry (EINVAL): exit 4.
+ * (Rendered for the -A / -I path; the command layer may rewrite it for restore.)
+ */
+export function kernelInvalid(chain: string): Error {
+  return new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (Invalid argument): rule in chain ${chain}`, 4, { raw: true });
 }

@@ -1,0 +1,128 @@
+// recent match, revision 1 (libxt_recent.c): per-address timestamp lists; the datapath has none.
+import { parameterProblem } from '../../parser/errors.ts';
+import type { CompiledMatch } from '../../classifier/fields.ts';
+import type { MatchModule } from '../types.ts';
+import { formatIPv4, kernelInvalid, parseIPv4, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+
+export interface RecentData {
+  cmd?: 'SET' | 'CHECK' | 'UPDATE' | 'REMOVE';
+  invert?: boolean;
+  seconds: number;
+  reap?: boolean;
+  hitcount: number;
+  rttl?: boolean;
+  name: string;
+  side: 'source' | 'dest';
+  mask: number;
+  seen?: string[];
+}
+
+const CMDS: Record<string, RecentData['cmd']> = { set: 'SET', rcheck: 'CHECK', update: 'UPDATE', remove: 'REMOVE' };
+const SAVE_CMD: Record<string, string> = { SET: '--set', CHECK: '--rcheck', UPDATE: '--update', REMOVE: '--remove' };
+
+export const recent: MatchModule<RecentData> = {
+  name: 'recent',
+  options: [
+    { name: 'set', args: 0, invertible: true },
+    { name: 'rcheck', args: 0, invertible: true },
+    { name: 'update', args: 0, invertible: true },
+    { name: 'remove', args: 0, invertible: true },
+    { name: 'seconds', args: 1, invertible: true },
+    { name: 'reap', args: 0, invertible: true },
+    { name: 'hitcount', args: 1, invertible: true },
+    { name: 'rttl', args: 0, invertible: true },
+    { name: 'name', args: 1, invertible: true },
+    { name: 'rsource', args: 0, invertible: true },
+    { name: 'rdest', args: 0, invertible: true },
+    { name: 'mask', args: 1, invertible: true },
+  ],
+  init: () => ({ seconds: 0, hitcount: 0, name: 'DEFAULT', side: 'source', mask: 0xffffffff }),
+  parse(d, option, args, invert) {
+    x6Seen((d.seen ??= []), 'recent', option, invert, option in CMDS);
+    const a = args[0] ?? '';
+    switch (option) {
+      case 'set':
+      case 'rcheck':
+      case 'update':
+      case 'remove':
+        d.cmd = CMDS[option];
+        if (invert) d.invert = true;
+        break;
+      case 'seconds':
+        d.seconds = x6Uint('recent', 'seconds', a, 1, 0xffffffff);
+        break;
+      case 'reap':
+        d.reap = true;
+        break;
+      case 'hitcount':
+        d.hitcount = x6Uint('recent', 'hitcount', a, 0, 0xffffffff);
+        break;
+      case 'rttl':
+        d.rttl = true;
+        break;
+      case 'name':
+        // XT_RECENT_NAME_LEN is 200 bytes including the terminator.
+        d.name = a.slice(0, 199);
+        break;
+      case 'rsource':
+        d.side = 'source';
+        break;
+      case 'rdest':
+        d.side = 'dest';
+        break;
+      case 'mask': {
+        const m = parseIPv4(a);
+        if (m === undefined || a.split('.').length !== 4) {
+          throw parameterProblem(a.includes('/') ? 'getaddrinfo: Name or service not known\n' : 'getaddrinfo: Temporary failure in name resolution\n');
+        }
+        d.mask = m;
+        break;
+      }
+    }
+    return d;
+  },
+  finalCheck(d, ctx) {
+    if (!d.cmd) throw parameterProblem("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'");
+    const cmds = ['set', 'rcheck', 'update', 'remove'];
+    x6Fcheck(
+      'recent',
+      [
+        { name: 'set', excl: cmds },
+        { name: 'rcheck', excl: cmds },
+        { name: 'update', excl: cmds },
+        { name: 'remove', excl: cmds },
+        { name: 'seconds' },
+        { name: 'reap', also: ['seconds'] },
+        { name: 'hitcount' },
+        { name: 'rttl' },
+        { name: 'name' },
+        { name: 'rsource' },
+        { name: 'rdest' },
+        { name: 'mask' },
+      ],
+      d.seen,
+    );
+    // Kernel checkentry: hit counts below 65536, names non-empty without '/'.
+    if (d.hitcount >= 65536 || d.name === '' || d.name.includes('/')) throw kernelInvalid(ctx.chain);
+  },
+  print(d) {
+    let s = `${d.invert ? '! ' : ''}recent: ${d.cmd}`;
+    if (d.seconds) s += ` seconds: ${d.seconds}`;
+    if (d.reap) s += ' reap';
+    if (d.hitcount) s += ` hit_count: ${d.hitcount}`;
+    if (d.rttl) s += ' TTL-Match';
+    s += ` name: ${d.name} side: ${d.side} mask: ${formatIPv4(d.mask)}`;
+    return s;
+  },
+  save(d) {
+    let s = `${d.invert ? '! ' : ''}${SAVE_CMD[d.cmd ?? 'SET']}`;
+    if (d.seconds) s += ` --seconds ${d.seconds}`;
+    if (d.reap) s += ' --reap';
+    if (d.hitcount) s += ` --hitcount ${d.hitcount}`;
+    if (d.rttl) s += ' --rttl';
+    s += ` --name ${d.name} --mask ${formatIPv4(d.mask)} ${d.side === 'source' ? '--rsource' : '--rdest'}`;
+    return s;
+  },
+  equal: (a, b) => recent.save(a) === recent.save(b),
+  compile: (): CompiledMatch => ({ unsupported: 'recent: the datapath keeps no recent-address lists' }),
+};
