@@ -478,6 +478,20 @@ export class Datapath {
     return { verdict: o.retval === 1 ? 'ACCEPT' : 'DROP', retval: o.retval, durationNs: o.duration };
   }
 
+  /** Forgets every tracked flow (tests; `conntrack -F` equivalent). */
+  clearConntrack(): void {
+    const fd = this.fd('ct');
+    const keys: Buffer[] = [];
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(16);
+      if ((api.nextKey(fd, prev, next) as number) < 0) break;
+      keys.push(next);
+      prev = next;
+    }
+    for (const k of keys) api.del(fd, k);
+  }
+
   /** Drains LOG records from the ring buffer (consumer position is kept in the map). */
   readLog(max = 1024): LogRecord[] {
     return readRingbuf(this.fd('logbuf'), max);
