@@ -255,6 +255,24 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputPoi
           topo?.destroy();
         }
       }
+      // The machine's load drifts during a run: measure no firewall again at the end and use
+      // the mean of both as this hook's baseline for every ratio.
+      const none = points.find((p) => p.hook === hook && p.impl === 'none' && p.pps !== null);
+      if (none && o.impls.length > 1) {
+        let topo: Topology | undefined;
+        try {
+          topo = await buildTopology(hook);
+          const end = await measurePps(topo, o.seconds);
+          none.note = `no-firewall baseline = mean of start ${fmtPps(none.pps!)} and end ${fmtPps(end)}`;
+          none.pps = (none.pps! + end) / 2;
+          o.log(`  ${hook.padEnd(7)} none (again)         0 rules: ${fmtPps(end)} → baseline ${fmtPps(none.pps)}`);
+        } catch (e) {
+          o.log(`  ${hook} none (again): failed: ${(e as Error).message}`);
+        } finally {
+          topo?.destroy();
+        }
+        for (const p of points) if (p.hook === hook && p.pps !== null) p.ratio = p.pps / none.pps!;
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

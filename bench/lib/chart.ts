@@ -36,7 +36,7 @@ function fmtTick(v: number): string {
 }
 
 function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): string {
-  const ml = 60, mr = 10, mt = 28, mb = 40;
+  const ml = 60, mr = 10, mt = 28, mb = 70;
   const pw = w - ml - mr, ph = h - mt - mb;
   const vals = p.series.flatMap((s) => s.values).filter((v): v is number => v !== null && v > 0);
   const out: string[] = [];
@@ -70,15 +70,17 @@ function panelSvg(p: Panel, x0: number, y0: number, w: number, h: number): strin
     });
     const path = d.trim().replace(/\s+/g, ' ');
     if (path) out.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    const ly = y0 + mt + 6 + si * 14;
-    out.push(`<rect x="${x0 + ml + pw - 118}" y="${ly}" width="10" height="10" fill="${color}"/>`);
-    out.push(`<text x="${x0 + ml + pw - 104}" y="${ly + 9}" font-size="10">${esc(s.name)}${s.values.every((v) => v === null) ? ' (n/a)' : ''}</text>`);
+    // Legend below the x labels, three entries per row, so it never covers a line.
+    const lx = x0 + ml + (si % 3) * 105;
+    const ly = y0 + mt + ph + 24 + Math.floor(si / 3) * 14;
+    out.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${color}"/>`);
+    out.push(`<text x="${lx + 14}" y="${ly + 9}" font-size="10">${esc(s.name)}${s.values.every((v) => v === null) ? ' (n/a)' : ''}</text>`);
   });
   return out.join('\n');
 }
 
 export function chartSvg(title: string, panels: Panel[], note: string): string {
-  const w = 380, h = 300;
+  const w = 380, h = 330;
   const W = w * panels.length, H = h + 50;
   const body = panels.map((p, i) => panelSvg(p, i * w, 24, w, h)).join('\n');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">

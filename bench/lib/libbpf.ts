@@ -33,9 +33,6 @@ const programSetAttach = lib.func('int bpf_program__set_expected_attach_type(voi
 const findMap = lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)');
 const mapFd = lib.func('int bpf_map__fd(void *map)');
 const mapUpdateElem = lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)');
-const objGet = lib.func('int bpf_obj_get(const char *path)');
-const objGetInfoByFd = lib.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)');
-const closeFd = koffi.load('libc.so.6').func('int close(int fd)');
 const libbpfGetError = lib.func('long libbpf_get_error(void *ptr)');
 const testRunOpts = lib.func('int bpf_prog_test_run_opts(int fd, _Inout_ bench_bpf_test_run_opts *opts)');
 
@@ -123,20 +120,3 @@ export function testRun(fd: number, a: TestRunArgs): TestRunResult {
   return { rc, retval: opts.retval, duration: opts.duration };
 }
 
-/** A pinned program: its fd (caller closes with closeProgram), type and name; null if not a program. */
-export function openPinnedProgram(path: string): { fd: number; type: number; name: string } | null {
-  const fd = objGet(path);
-  if (fd < 0) return null;
-  // struct bpf_prog_info: type at offset 0, name[16] at offset 64.
-  const info = Buffer.alloc(256);
-  const len = [info.length];
-  if (objGetInfoByFd(fd, info, len) !== 0) {
-    closeFd(fd);
-    return null;
-  }
-  return { fd, type: info.readUInt32LE(0), name: info.subarray(64, 80).toString('latin1').replace(/\0.*$/s, '') };
-}
-
-export function closeProgram(fd: number): void {
-  closeFd(fd);
-}
