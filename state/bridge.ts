@@ -1,17 +1,58 @@
-// The seam between the CLI's state layer and the kernel datapath. The integrator replaces these
-// bodies: namespaceKey() with the netns cookie, beforeRead() with a counter refresh from the
-// kernel, commit() with compile + load (throwing XtablesError when a rule cannot be enforced).
-import { statSync } from 'node:fs';
-import type { Ruleset } from '../ruleset/types.ts';
+// The seam between the CLI's state layer and the kernel datapath.
+//
+// - namespaceKey(): the network namespace cookie (SO_NETNS_COOKIE), never reused by the
+//   kernel, so state of a deleted namespace can never leak into a new one with the same inode.
+// - beforeRead(): the kernel's per-rule counters are authoritative while a datapath is loaded;
+//   they replace the model's counters (by Rule.id; policies by chain slot 0..2).
+// - commit(): compile the filter table (throws XtablesError for anything the datapath cannot
+//   enforce, before anything changes), then swap it in atomically. Counter slots are written
+//   only where the command changed them (new rules, -Z, -c, restore): every other rule keeps
+//   counting across the swap.
+import { ensureDatapath, netnsCookie, openDatapath, specIsTrivial } from '../bpf/loader/api.ts';
+import { compileTable } from '../classifier/compile.ts';
+import { emptyTable, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
 
-/** Key of the current network namespace (for now the inode of /proc/self/ns/net). */
+/** Policy counter slots of the filter table's built-in chains (classifier/compile.ts). */
+const POLICY_SLOT: Readonly<Record<string, number>> = { INPUT: 0, FORWARD: 1, OUTPUT: 2 };
+
+let cachedKey: string | undefined;
+
+/** Key of the current network namespace: its cookie, as a decimal string. */
 export function namespaceKey(): string {
-  return String(statSync('/proc/self/ns/net').ino);
+  cachedKey ??= netnsCookie().toString();
+  return cachedKey;
 }
 
-/** Called on every loaded ruleset before it is listed or edited: refresh counters. */
+function hasDatapathWork(t: Table | undefined): boolean {
+  return t !== undefined && t.chains.some((c) => c.rules.length > 0 || (c.policy !== undefined && c.policy !== 'ACCEPT'));
+}
+
+/** Called on every loaded ruleset before it is listed or edited: counters from the kernel. */
 export function beforeRead(ruleset: Ruleset): Ruleset {
-  return ruleset;
+  const filter = ruleset.tables.filter;
+  if (!hasDatapathWork(filter)) return ruleset;
+  const dp = openDatapath();
+  if (!dp) return ruleset;
+  let counters: Map<number, Counters>;
+  try {
+    counters = dp.readCounters();
+  } finally {
+    dp.close();
+  }
+  const zero: Counters = { packets: 0n, bytes: 0n };
+  const table: Table = {
+    ...filter!,
+    chains: filter!.chains.map((c) => ({
+      ...c,
+      counters: c.name in POLICY_SLOT ? (counters.get(POLICY_SLOT[c.name]) ?? zero) : c.counters,
+      rules: c.rules.map((r) => (r.id === undefined ? r : { ...r, counters: counters.get(r.id) ?? zero })),
+    })),
+  };
+  return { ...ruleset, tables: { ...ruleset.tables, filter: table } };
+}
+
+function sameCounters(a: Counters, b: Counters): boolean {
+  return a.packets === b.packets && a.bytes === b.bytes;
 }
 
 /**
@@ -20,9 +61,45 @@ export function beforeRead(ruleset: Ruleset): Ruleset {
  * slots (the state layer never reuses an id of `oldRuleset` for a different rule in one commit).
  */
 export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
-  void oldRuleset;
-  void newRuleset;
+  const filter = newRuleset.tables.filter ?? emptyTable('filter');
+  const spec = compileTable(filter);
+  if (specIsTrivial(spec)) {
+    const dp = openDatapath();
+    dp?.teardown();
+    return;
+  }
+  const oldFilter = oldRuleset.tables.filter;
+  const oldRules = new Map<number, Counters>();
+  const oldPolicies = new Map<string, Counters>();
+  for (const c of oldFilter?.chains ?? []) {
+    if (c.name in POLICY_SLOT) oldPolicies.set(c.name, c.counters);
+    for (const r of c.rules) if (r.id !== undefined) oldRules.set(r.id, r.counters);
+  }
+  // A datapath that is being created starts from zeroed slots only for what we write, so
+  // write every slot then; otherwise only the slots this command changed.
+  const fresh = openDatapath();
+  const creating = fresh === undefined;
+  fresh?.close();
+  const writes: Array<{ id: number; packets: bigint; bytes: bigint }> = [];
+  for (const c of filter.chains) {
+    if (c.name in POLICY_SLOT) {
+      const before = oldPolicies.get(c.name);
+      if (creating || !before || !sameCounters(before, c.counters)) writes.push({ id: POLICY_SLOT[c.name], ...c.counters });
+    }
+    for (const r of c.rules) {
+      const before = r.id === undefined ? undefined : oldRules.get(r.id);
+      if (creating || !before || !sameCounters(before, r.counters)) writes.push({ id: r.id!, ...r.counters });
+    }
+  }
+  const dp = ensureDatapath();
+  try {
+    dp.commit(spec, writes);
+  } finally {
+    dp.close();
+  }
 }
 
 /** Called by `--bpftables-teardown` before the state directory is removed. */
-export function teardown(): void {}
+export function teardown(): void {
+  openDatapath()?.teardown();
+}
