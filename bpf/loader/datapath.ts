@@ -478,6 +478,27 @@ export class Datapath {
     return { verdict: o.retval === 1 ? 'ACCEPT' : 'DROP', retval: o.retval, durationNs: o.duration };
   }
 
+  /** Kernel ids of the pinned netfilter links (INPUT, FORWARD, OUTPUT) and of the program. */
+  objectIds(): { links: number[]; prog: number } {
+    const links: number[] = [];
+    for (const h of ['INPUT', 'FORWARD', 'OUTPUT'] as HookName[]) {
+      const fd = api.objGet(`${this.dir}/${LINK_PIN[h]}`) as number;
+      if (fd < 0) continue;
+      const info = Buffer.alloc(64);
+      const len = [64];
+      try {
+        check(api.objInfo(fd, info, len) as number, 'reading link info');
+        links.push(info.readUInt32LE(4));
+      } finally {
+        closeFd(fd);
+      }
+    }
+    const pinfo = Buffer.alloc(256);
+    const plen = [256];
+    check(api.objInfo(this.fd('prog'), pinfo, plen) as number, 'reading program info');
+    return { links, prog: pinfo.readUInt32LE(4) };
+  }
+
   /** Forgets every tracked flow (tests; `conntrack -F` equivalent). */
   clearConntrack(): void {
     const fd = this.fd('ct');
