@@ -44,13 +44,15 @@ describe('buildArrayClasses (elementary-interval sweep)', () => {
     const consArb = fc.array(fc.record({ rule: fc.integer({ min: 0, max: 12 }), invert: fc.boolean(), ranges: fc.array(rangeArb, { maxLength: 3 }) }), { maxLength: 20 });
     fc.assert(
       fc.property(consArb, (cons) => {
-        const { keyToClass, classes } = buildArrayClasses(domain, 16, cons);
+        for (const nrules of [16, 4096]) {
+        const { keyToClass, classes } = buildArrayClasses(domain, nrules, cons);
         for (let k = 0; k < domain; k++) {
           const want = bruteForce(cons, (c) => c.ranges.some(([lo, hi]) => k >= lo && k <= hi));
           expect(Array.from(classes[keyToClass[k]])).toEqual(want);
         }
         // Classes are distinct sets.
         expect(new Set(classes.map((c) => Array.from(c).join(','))).size).toBe(classes.length);
+        }
       }),
       { numRuns: 300 },
     );
@@ -80,7 +82,7 @@ describe('buildPrefixClasses (LPM entries)', () => {
     const addrArb = fc.oneof(fc.constantFrom(...pool).chain((a) => fc.integer({ min: 0, max: 600 }).map((d) => (a + d) >>> 0)), fc.integer({ min: 0, max: 0xffffffff }));
     fc.assert(
       fc.property(consArb, fc.array(addrArb, { minLength: 1, maxLength: 20 }), (cons, addrs) => {
-        const { entries, classes } = buildPrefixClasses(16, cons);
+        const { entries, classes } = buildPrefixClasses(addrs.length % 2 ? 16 : 4096, cons);
         expect(entries.some((e) => e.prefix.len === 0)).toBe(true);
         for (const addr of addrs) {
           let best = entries[0];

@@ -20,8 +20,9 @@
 // sets colliding would need a 64-bit collision with equal size (probability ~ classes² / 2^65).
 //
 // Sets are sorted Uint32Array views into one shared pool (one backing store, not one per
-// class: at 100k classes separate ArrayBuffers cost more than the members). See bitset-bench.ts
-// for why plain typed arrays rather than the `bitset` package.
+// class: at 100k classes separate ArrayBuffers cost more than the members). A set is snapshot
+// from the dense array (small sets) or from a membership bitmap kept alongside (large sets);
+// see bitset-bench.ts for the measurements and why plain typed arrays rather than `bitset`.
 import type { Prefix } from './fields.ts';
 import { prefixMask } from './base.ts';
 
@@ -40,7 +41,13 @@ class SetPool {
   readonly offsets: number[] = [];
   readonly sizes: number[] = [];
 
-  add(members: Uint32Array, size: number): number {
+  /**
+   * Appends the set as a sorted list. Two ways, by cost: copy the dense members and sort
+   * (∝ size·log size, and V8's typed-array sort is slow: ~0.25 µs per element at 2k), or scan
+   * the membership bitmap (∝ words + size). bitset-bench.ts measured the crossover near
+   * size · 8 ≈ words.
+   */
+  add(dense: Uint32Array, words: Uint32Array, size: number): number {
     if (this.len + size > this.buf.length) {
       let cap = this.buf.length * 2;
       while (cap < this.len + size) cap *= 2;
@@ -50,8 +57,20 @@ class SetPool {
     }
     const buf = this.buf;
     const o = this.len;
-    for (let i = 0; i < size; i++) buf[o + i] = members[i];
-    if (size > 1) buf.subarray(o, o + size).sort();
+    if (size * 8 < words.length) {
+      for (let i = 0; i < size; i++) buf[o + i] = dense[i];
+      if (size > 1) buf.subarray(o, o + size).sort();
+    } else {
+      let n = o;
+      for (let w = 0; w < words.length; w++) {
+        let v = words[w];
+        while (v !== 0) {
+          const low = v & -v;
+          buf[n++] = (w << 5) + 31 - Math.clz32(low);
+          v ^= low;
+        }
+      }
+    }
     this.offsets.push(o);
     this.sizes.push(size);
     this.len += size;
@@ -74,6 +93,8 @@ export class ActiveSet {
   private readonly sat: Int32Array;
   private readonly pos: Int32Array;
   private readonly dense: Uint32Array;
+  /** Membership bitmap, kept in step with `dense` (for O(words) snapshots of large sets). */
+  private readonly words: Uint32Array;
   private size = 0;
   private h1 = 0;
   private h2 = 0;
@@ -95,6 +116,7 @@ export class ActiveSet {
     this.sat = new Int32Array(nrules);
     this.pos = new Int32Array(nrules).fill(-1);
     this.dense = new Uint32Array(nrules);
+    this.words = new Uint32Array((nrules + 31) >>> 5);
     for (let c = 0; c < ncons; c++) {
       const r = consRule[c];
       this.need[r]++;
@@ -109,6 +131,7 @@ export class ActiveSet {
   private add(r: number): void {
     this.pos[r] = this.size;
     this.dense[this.size++] = r;
+    this.words[r >>> 5] ^= 1 << (r & 31);
     this.h1 ^= mix32(r * 2 + 1);
     this.h2 ^= mix32(r * 2 + 2);
   }
@@ -119,6 +142,7 @@ export class ActiveSet {
     this.dense[p] = last;
     this.pos[last] = p;
     this.pos[r] = -1;
+    this.words[r >>> 5] ^= 1 << (r & 31);
     this.h1 ^= mix32(r * 2 + 1);
     this.h2 ^= mix32(r * 2 + 2);
   }
@@ -153,7 +177,7 @@ export class ActiveSet {
       if (this.clsH1[id] === h1 && this.clsH2[id] === h2 && sizes[id] === this.size) return id;
       i = (i + 1) & mask;
     }
-    const id = this.pool.add(this.dense, this.size);
+    const id = this.pool.add(this.dense, this.words, this.size);
     if (id >= this.clsH1.length) {
       const n1 = new Uint32Array(this.clsH1.length * 2);
       n1.set(this.clsH1);
