@@ -301,6 +301,7 @@ struct run {
 	__u64 *s[NFIELDS];
 	struct scratch *x;
 	struct bpf_nf_ctx *nctx;
+	__u64 *chunk0;
 	void *rules;
 	void *chains;
 	void *res;
@@ -715,9 +716,11 @@ static __noinline int parse(struct bpf_nf_ctx *ctx, struct scratch *x)
 
 static __always_inline int setup_vec(struct run *r, void *pool, __u32 f, __u32 woff, __u32 soff)
 {
+	/* Most vectors live in chunk 0 (looked up once per packet): a lookup in an inner map is
+	 * an indirect call (retpoline), so only other chunks pay for one. */
 	__u32 cw = woff >> POOL_CHUNK_SHIFT, cs = soff >> POOL_CHUNK_SHIFT;
-	__u64 *w = bpf_map_lookup_elem(pool, &cw);
-	__u64 *s = bpf_map_lookup_elem(pool, &cs);
+	__u64 *w = cw ? bpf_map_lookup_elem(pool, &cw) : r->chunk0;
+	__u64 *s = cs ? bpf_map_lookup_elem(pool, &cs) : r->chunk0;
 	if (!w || !s)
 		return -1;
 	r->w[f] = w;
@@ -727,6 +730,30 @@ static __always_inline int setup_vec(struct run *r, void *pool, __u32 f, __u32 w
 	return 0;
 }
 
+/* Address -> class vector: binary search for the last interval starting at or below addr in
+ * a sorted table (the encoder's flattening of the LPM entries; entry 0 starts at 0.0.0.0).
+ * 2^20 intervals at most (bounded loop of 21 halvings). */
+static __always_inline __u32 addr_class(struct run *r, void *pool, __u32 off, __u32 n, __u32 addr)
+{
+	__u32 ch = off >> POOL_CHUNK_SHIFT;
+	__u64 *c = ch ? bpf_map_lookup_elem(pool, &ch) : r->chunk0;
+	if (!c || n == 0)
+		return 0;
+	__u32 base = off & (POOL_CHUNK - 1);
+	__u32 lo = 0, hi = n; /* invariant: start[lo] <= addr (lo = 0 always holds), answer in [lo, hi) */
+	for (int i = 0; i < 21; i++) {
+		if (hi - lo <= 1)
+			break;
+		__u32 mid = (lo + hi) >> 1;
+		__u64 e = c[(base + mid) & (POOL_CHUNK - 1)];
+		if ((__u32)(e >> 32) <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (__u32)c[(base + lo) & (POOL_CHUNK - 1)];
+}
+
 /* Per-field lookups: key -> class vector, plus the field's wildcard vector. Separate frame
  * (noinline) to keep the LPM keys off the main program's stack. */
 static __noinline int setup_fields(struct run *r, struct meta *m, struct keymap_val *km, void *pool, __u32 gen)
@@ -734,19 +761,11 @@ static __noinline int setup_fields(struct run *r, struct meta *m, struct keymap_
 	struct scratch *x = r->x;
 	__u32 present = x->present;
 	if (present & (1u << F_SRC)) {
-		__u32 i = gen * 2;
-		void *t = bpf_map_lookup_elem(&gen_addr, &i);
-		struct lpm4_key k = { .prefixlen = 32, .addr = bpf_htonl(x->p.saddr) };
-		__u32 *v = t ? bpf_map_lookup_elem(t, &k) : 0;
-		if (setup_vec(r, pool, F_SRC, m->woff[F_SRC], v ? *v : 0))
+		if (setup_vec(r, pool, F_SRC, m->woff[F_SRC], addr_class(r, pool, m->aoff[0], m->an[0], x->p.saddr)))
 			return -1;
 	}
 	if (present & (1u << F_DST)) {
-		__u32 i = gen * 2 + 1;
-		void *t = bpf_map_lookup_elem(&gen_addr, &i);
-		struct lpm4_key k = { .prefixlen = 32, .addr = bpf_htonl(x->p.daddr) };
-		__u32 *v = t ? bpf_map_lookup_elem(t, &k) : 0;
-		if (setup_vec(r, pool, F_DST, m->woff[F_DST], v ? *v : 0))
+		if (setup_vec(r, pool, F_DST, m->woff[F_DST], addr_class(r, pool, m->aoff[1], m->an[1], x->p.daddr)))
 			return -1;
 	}
 	if (present & (1u << F_PROTO)) {
@@ -830,6 +849,7 @@ static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, stru
 		stat_inc(3);
 		return NF_ACCEPT;
 	}
+	r.chunk0 = chunk0;
 #pragma unroll
 	for (int f = 0; f < NFIELDS; f++) {
 		r.w[f] = chunk0;
@@ -843,12 +863,18 @@ static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, stru
 	x->verdict = 2;
 	x->sp = 0;
 
+	/* Device names: direct (PROBE_MEM) loads through the BTF pointers. */
 	struct net_device *in = ctx->state->in, *out = ctx->state->out;
-	__builtin_memset(x->iif, 0, 32);
-	if (in)
-		bpf_probe_read_kernel(x->iif, 16, in->name);
-	if (out)
-		bpf_probe_read_kernel(x->oif, 16, out->name);
+	__u64 *iw = (__u64 *)x->iif, *ow = (__u64 *)x->oif;
+	iw[0] = 0; iw[1] = 0; ow[0] = 0; ow[1] = 0;
+	if (in) {
+		iw[0] = *(__u64 *)&in->name[0];
+		iw[1] = *(__u64 *)&in->name[8];
+	}
+	if (out) {
+		ow[0] = *(__u64 *)&out->name[0];
+		ow[1] = *(__u64 *)&out->name[8];
+	}
 
 	struct ct_val *ce = 0;
 	int ct_new = 0;

@@ -14,8 +14,8 @@
 #ifndef BPFTABLES_H
 #define BPFTABLES_H
 
-#define POOL_CHUNK_SHIFT 16
-#define POOL_CHUNK (1u << POOL_CHUNK_SHIFT) /* u64 words per pool array value (512 KiB) */
+#define POOL_CHUNK_SHIFT 19
+#define POOL_CHUNK (1u << POOL_CHUNK_SHIFT) /* u64 words per pool array value (4 MiB) */
 #define MAX_NSUM 1024                         /* 4,194,304 rule indices */
 
 /* Field numbers (bit positions in meta.present; order of classifier FIELD_NAMES). */
@@ -90,7 +90,11 @@ struct meta {
 	__u32 nchains;
 	__u32 present;   /* bit per field */
 	__u32 woff[NFIELDS]; /* pool offset of W_f (0 = empty) */
-	__u32 srcoff;    /* unused padding to keep 8-byte multiple */
+	__u32 pad;
+	/* src/dst: sorted interval tables in the pool, one u64 per interval:
+	 * start address (host order) << 32 | pool offset of the class vector. */
+	__u32 aoff[2];
+	__u32 an[2];
 };
 
 struct rule_ent {

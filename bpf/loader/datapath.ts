@@ -348,7 +348,7 @@ export class Datapath {
     this.batch(this.innerWithRoom(g, 'chains', enc.nchains), enc.nchains, enc.chains, L.CHAIN_SIZE, 'chains');
     if (enc.nres) this.batch(this.innerWithRoom(g, 'res', enc.nres), enc.nres, enc.res, L.RES_SIZE, 'residual checks');
     if (enc.nlogs) this.batch(this.innerWithRoom(g, 'log', enc.nlogs), enc.nlogs, enc.logs, L.LOGCFG_SIZE, 'LOG settings');
-    for (const n of ['src', 'dst', 'iif', 'oif'] as const) {
+    for (const n of ['iif', 'oif'] as const) {
       const fd = this.innerWithRoom(g, n, enc.lpm[n].length);
       this.refillLpm(fd, enc.lpm[n], INNER[n].key, `${n} LPM`);
     }

@@ -27,7 +27,7 @@ export interface Encoded {
   logs: Buffer; // nlogs * LOGCFG_SIZE
   nlogs: number;
   /** LPM entries per trie: key bytes → value (pool offset). */
-  lpm: { src: Array<[Buffer, number]>; dst: Array<[Buffer, number]>; iif: Array<[Buffer, number]>; oif: Array<[Buffer, number]> };
+  lpm: { iif: Array<[Buffer, number]>; oif: Array<[Buffer, number]> };
   /** Whether some rule constrains ctstate (the program then runs conntrack). */
   ctOn: boolean;
   /** Highest counter id referenced. */
@@ -53,6 +53,17 @@ class PoolBuilder {
     const w = new Uint32Array(len);
     w.set(this.words.subarray(0, this.used * 2));
     this.words = w;
+  }
+  /** Adds raw u64 words (lo/hi u32 pairs) kept within one chunk; returns the pool offset. */
+  addRaw(pairs: Uint32Array): number {
+    const len = pairs.length / 2;
+    if (len > L.POOL_CHUNK) throw new EncodeError(`table of ${len} words exceeds a pool chunk`);
+    let off = this.used;
+    if ((off & (L.POOL_CHUNK - 1)) + len > L.POOL_CHUNK) off = (off + L.POOL_CHUNK - 1) & ~(L.POOL_CHUNK - 1);
+    this.ensure(off + len);
+    this.words.set(pairs, 2 * off);
+    this.used = off + len;
+    return off;
   }
   /** Adds the vector of sorted rule indices; returns its pool offset. */
   add(indices: Uint32Array): number {
@@ -133,11 +144,38 @@ const ACTION_CODE = {
   reject: L.A_REJECT,
 } as const;
 
-function lpm4Key(addr: number, len: number): Buffer {
-  const b = Buffer.alloc(L.LPM4_KEY_SIZE);
-  b.writeUInt32LE(len, 0);
-  b.writeUInt32BE(addr >>> 0, 4);
-  return b;
+/**
+ * Longest-prefix match as sorted disjoint intervals: [start, value] means addresses from start
+ * up to the next interval's start take value. Entries must include 0.0.0.0/0.
+ */
+export function flattenPrefixes(entries: Array<{ addr: number; len: number; val: number }>): Array<[number, number]> {
+  const ps = entries
+    .map((e) => ({ start: e.addr >>> 0, end: (e.addr >>> 0) + 2 ** (32 - e.len), val: e.val }))
+    .sort((a, b) => a.start - b.start || b.end - a.end);
+  const out: Array<[number, number]> = [];
+  const emit = (start: number, val: number) => {
+    if (start >= 2 ** 32) return;
+    if (out.length && out[out.length - 1][0] === start) out[out.length - 1][1] = val;
+    else out.push([start, val]);
+  };
+  const stack: Array<{ end: number; val: number }> = [];
+  const popTo = (pos: number) => {
+    while (stack.length && stack[stack.length - 1].end <= pos) {
+      const t = stack.pop()!;
+      if (stack.length) emit(t.end, stack[stack.length - 1].val);
+    }
+  };
+  for (const p of ps) {
+    popTo(p.start);
+    stack.push({ end: p.end, val: p.val });
+    emit(p.start, p.val);
+  }
+  popTo(2 ** 33);
+  if (!out.length || out[0][0] !== 0) throw new EncodeError('address prefixes without 0.0.0.0/0');
+  // Merge neighbours with the same value.
+  const merged: Array<[number, number]> = [];
+  for (const iv of out) if (!merged.length || merged[merged.length - 1][1] !== iv[1]) merged.push(iv);
+  return merged;
 }
 
 function lpmIfKey(name: string, exact: boolean): Buffer {
@@ -209,7 +247,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
 
   const meta = Buffer.alloc(L.META_SIZE);
   const keymap = Buffer.alloc(L.KM_SIZE * 4);
-  const lpm: Encoded['lpm'] = { src: [], dst: [], iif: [], oif: [] };
+  const lpm: Encoded['lpm'] = { iif: [], oif: [] };
   let present = 0;
   for (const [name, fs] of Object.entries(spec.fields) as Array<[FieldName, FieldSpec | undefined]>) {
     if (!fs) continue;
@@ -227,8 +265,17 @@ export function encodeSpec(spec: TableSpec): Encoded {
         break;
       }
       case 'lpm': {
-        const list = name === 'src' ? lpm.src : lpm.dst;
-        for (const e of fs.entries) list.push([lpm4Key(e.prefix.addr, e.prefix.len), clsOff[e.cls]]);
+        // Flattened to sorted intervals, searched by the program (an LPM trie lookup costs
+        // an indirect call plus a trie walk per packet).
+        const iv = flattenPrefixes(fs.entries.map((e) => ({ addr: e.prefix.addr >>> 0, len: e.prefix.len, val: clsOff[e.cls] })));
+        const pairs = new Uint32Array(iv.length * 2);
+        iv.forEach(([start, off], i) => {
+          pairs[2 * i] = off >>> 0;
+          pairs[2 * i + 1] = start >>> 0;
+        });
+        const k = name === 'src' ? 0 : 1;
+        meta.writeUInt32LE(pool.addRaw(pairs), 56 + 4 * k);
+        meta.writeUInt32LE(iv.length, 64 + 4 * k);
         break;
       }
       case 'iface': {

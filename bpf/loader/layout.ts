@@ -2,7 +2,7 @@
 // writes. Any change here must be made there too (and vice versa).
 import type { FieldName, ScalarField } from '../../classifier/fields.ts';
 
-export const POOL_CHUNK_SHIFT = 16;
+export const POOL_CHUNK_SHIFT = 19;
 export const POOL_CHUNK = 1 << POOL_CHUNK_SHIFT; // u64 words per pool chunk
 export const MAX_NSUM = 1024;
 
@@ -68,7 +68,7 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 56; // nrules, nsum, nchains, present, woff[9], pad
+export const META_SIZE = 72; // nrules, nsum, nchains, present, woff[9], pad, aoff[2], an[2]
 export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
 export const CHAIN_SIZE = 16; // first, end, counter, policy
 export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64
