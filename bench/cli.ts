@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Step, TimerOutput } from './nstimer.ts';
+import type { Plan, Step, TimerOutput } from './nstimer.ts';
 import { mixedRestore, mixedRules } from './lib/rulesets.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, ROOT } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, ROOT, sleep } from './lib/ns.ts';
 
 export type CliImpl = 'iptables-legacy' | 'iptables-nft' | 'bpftables';
 export const CLI_IMPLS: CliImpl[] = ['iptables-legacy', 'iptables-nft', 'bpftables'];
@@ -78,65 +78,47 @@ function splitArgs(rule: string): string[] {
   return rule.split(/\s+/);
 }
 
-function plan(impl: CliImpl, op: CliOp, files: Record<string, string>, reps: number): Step[] {
+/** Repetitions stop early (never under MIN_REPS) once an (implementation, operation) has used this much wall time. */
+const BUDGET_MS = 15_000;
+const MIN_REPS = 3;
+
+function plan(impl: CliImpl, op: CliOp, files: Record<string, string>, reps: number): Plan {
   const t = tools(impl);
   const base: Step = { argv: [t.restore, '-w'], stdinFile: files['10k'] };
-  const steps: Step[] = [];
-  const rep = (...s: Step[]): void => {
-    for (let i = 0; i < reps; i++) steps.push(...s);
-  };
+  const p = (setup: Step[], round: Step[]): Plan => ({ setup, round, reps, minReps: Math.min(MIN_REPS, reps), budgetMs: BUDGET_MS });
   switch (op) {
     case 'restore-1k':
     case 'restore-10k':
     case 'restore-50k':
-      rep({ argv: [t.restore, '-w'], stdinFile: files[op.slice(8)], label: op });
-      break;
+      return p([], [{ argv: [t.restore, '-w'], stdinFile: files[op.slice(8)], label: op }]);
     case 'append':
-      steps.push(base);
-      rep({ argv: [t.ipt, '-w', '-A', 'INPUT', ...EXTRA], label: op }, { argv: [t.ipt, '-w', '-D', 'INPUT', '10001'] });
-      break;
+      return p([base], [{ argv: [t.ipt, '-w', '-A', 'INPUT', ...EXTRA], label: op }, { argv: [t.ipt, '-w', '-D', 'INPUT', '10001'] }]);
     case 'insert':
-      steps.push(base);
-      rep({ argv: [t.ipt, '-w', '-I', 'INPUT', '1', ...EXTRA], label: op }, { argv: [t.ipt, '-w', '-D', 'INPUT', '1'] });
-      break;
+      return p([base], [{ argv: [t.ipt, '-w', '-I', 'INPUT', '1', ...EXTRA], label: op }, { argv: [t.ipt, '-w', '-D', 'INPUT', '1'] }]);
     case 'delete-spec':
       // Appended, so the search by spec walks the whole chain (iptables' worst case).
-      steps.push(base);
-      rep({ argv: [t.ipt, '-w', '-A', 'INPUT', ...EXTRA] }, { argv: [t.ipt, '-w', '-D', 'INPUT', ...EXTRA], label: op });
-      break;
-    case 'check': {
-      const last = mixedRules(10000).at(-1)!;
-      steps.push(base);
-      rep({ argv: [t.ipt, '-w', '-C', 'INPUT', ...splitArgs(last)], label: op });
-      break;
-    }
+      return p([base], [{ argv: [t.ipt, '-w', '-A', 'INPUT', ...EXTRA] }, { argv: [t.ipt, '-w', '-D', 'INPUT', ...EXTRA], label: op }]);
+    case 'check':
+      return p([base], [{ argv: [t.ipt, '-w', '-C', 'INPUT', ...splitArgs(mixedRules(10000).at(-1)!)], label: op }]);
     case 'list-S':
-      steps.push(base);
-      rep({ argv: [t.ipt, '-w', '-S'], label: op });
-      break;
+      return p([base], [{ argv: [t.ipt, '-w', '-S'], label: op }]);
     case 'save':
-      steps.push(base);
-      rep({ argv: [t.save], label: op });
-      break;
+      return p([base], [{ argv: [t.save], label: op }]);
     case 'list-Lnv':
-      steps.push(base);
-      rep({ argv: [t.ipt, '-w', '-L', '-n', '-v'], label: op });
-      break;
+      return p([base], [{ argv: [t.ipt, '-w', '-L', '-n', '-v'], label: op }]);
     case 'startup':
-      rep({ argv: [t.ipt, '--version'], label: op });
-      break;
+      return p([], [{ argv: [t.ipt, '--version'], label: op }]);
   }
-  return steps;
 }
 
 let nsCounter = 0;
 
-function runPlan(steps: Step[]): TimerOutput {
+function runPlan(plan: Plan): TimerOutput {
   const ns = createNs(`bpft-bench-cli-${process.pid}-${nsCounter++}`);
   try {
     const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(BENCH_DIR, 'nstimer.ts')], {
       cwd: ROOT,
-      input: JSON.stringify(steps),
+      input: JSON.stringify(plan),
       encoding: 'utf8',
       timeout: 600_000,
     });
@@ -149,11 +131,11 @@ function runPlan(steps: Step[]): TimerOutput {
 
 /** fork+exec of /bin/true from Node inside a namespace: the floor under every number. */
 export function spawnOverheadMs(reps: number): number {
-  const out = runPlan(Array.from({ length: reps }, () => ({ argv: ['/bin/true'], label: 'spawn' })));
+  const out = runPlan({ setup: [], round: [{ argv: ['/bin/true'], label: 'spawn' }], reps, minReps: reps, budgetMs: 60_000 });
   return median(out.times.spawn ?? []);
 }
 
-export function runCli(o: CliOptions): CliPoint[] {
+export async function runCli(o: CliOptions): Promise<CliPoint[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bpft-bench-'));
   const points: CliPoint[] = [];
   try {
@@ -175,9 +157,14 @@ export function runCli(o: CliOptions): CliPoint[] {
         const restore = op.startsWith('restore-');
         const reps = restore ? o.restoreReps : o.reps;
         const out: TimerOutput = { times: {}, errors: {} };
-        // Restores each start from an empty namespace; the other operations share one per impl.
-        for (const steps of restore ? Array.from({ length: reps }, () => plan(impl, op, files, 1)) : [plan(impl, op, files, reps)]) {
-          const r = runPlan(steps);
+        // Restores each start from an empty namespace (same time budget, kept here); the other
+        // operations share one namespace per implementation.
+        const t0 = Date.now();
+        for (let i = 0; i < (restore ? reps : 1); i++) {
+          if (restore && i >= MIN_REPS && Date.now() - t0 > BUDGET_MS) break;
+          // Yield so a SIGINT/SIGTERM handler can run (and clean up) between plans.
+          await sleep(0);
+          const r = runPlan(plan(impl, op, files, restore ? 1 : reps));
           for (const [k, v] of Object.entries(r.times)) (out.times[k] ??= []).push(...v);
           Object.assign(out.errors, r.errors, out.errors);
         }

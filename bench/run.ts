@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     log('\n== Command latency (median wall ms; each op in its own scratch namespace) ==');
     const spawn = spawnOverheadMs(9);
     log(`  floor: fork+exec of /bin/true from the timer = ${spawn.toFixed(1)} ms (included in every number)`);
-    const points = runCli({ reps: opts.quick ? 3 : 7, restoreReps: opts.quick ? 2 : 5, ops: CLI_OPS.map((o) => o.op), log });
+    const points = await runCli({ reps: opts.quick ? 3 : 7, restoreReps: opts.quick ? 2 : 5, ops: CLI_OPS.map((o) => o.op), log });
     res.cli = { at: now(), quick: opts.quick, spawnOverheadMs: spawn, points };
     log('\n' + cliTable(points));
     for (const n of notes(points)) log(`  note: ${n}`);
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   }
   if (opts.only.includes('testrun')) {
     log('\n== BPF_PROG_TEST_RUN ns/packet (INPUT hook, last rule matches) ==');
-    const points = runTestRun(opts.quick ? [1000, 10000] : [1000, 10000, 100000], log);
+    const points = await runTestRun(opts.quick ? [1000, 10000] : [1000, 10000, 100000], log);
     res.testrun = { at: now(), quick: opts.quick, points };
     const empty = points.find((p) => p.prog === 'empty')?.nsPerPacket ?? null;
     log(

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchObject } from './lib/bpfobj.ts';
 import { ATTACH_NETFILTER, BpfObject, PROG_TYPE_NETFILTER, testRun } from './lib/libbpf.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, nsExec, ROOT } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, nsExec, ROOT, sleep } from './lib/ns.ts';
 import { udpFrame } from './lib/packet.ts';
 import { throughputRestore } from './lib/rulesets.ts';
 
@@ -45,7 +45,7 @@ function timeProgram(fd: number): { ns: number; retval: number } {
   return { ns: median(samples), retval };
 }
 
-export function runTestRun(sizes: number[], log: (s: string) => void): TestRunPoint[] {
+export async function runTestRun(sizes: number[], log: (s: string) => void): Promise<TestRunPoint[]> {
   const points: TestRunPoint[] = [];
   const obj = BpfObject.load(benchObject('empty_nf'), { empty_nf: [PROG_TYPE_NETFILTER, ATTACH_NETFILTER] });
   try {
@@ -58,6 +58,7 @@ export function runTestRun(sizes: number[], log: (s: string) => void): TestRunPo
   const dir = mkdtempSync(join(tmpdir(), 'bpft-bench-'));
   try {
     for (const n of sizes) {
+      await sleep(0); // lets a SIGINT/SIGTERM handler run between sizes
       const p: TestRunPoint = { prog: 'bpftables', rules: n, nsPerPacket: null };
       points.push(p);
       if (!bpftablesBuilt()) {
