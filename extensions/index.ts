@@ -23,12 +23,19 @@ import { addrtype } from './match/addrtype.ts';
 import { recent } from './match/recent.ts';
 import { set } from './match/set.ts';
 import { owner } from './match/owner.ts';
+import { cpu } from './match/cpu.ts';
+import { dscp } from './match/dscp.ts';
+import { tos } from './match/tos.ts';
+import { ecn } from './match/ecn.ts';
+import { ah, esp, ipcomp } from './match/spi.ts';
+import { cgroup, connlabel, connmark, devgroup, helper, quota, realm, socket, tcpmss } from './match/simple.ts';
 import { REJECT } from './target/REJECT.ts';
 import { LOG } from './target/LOG.ts';
 import { MARK } from './target/MARK.ts';
 import { DNAT, MASQUERADE, REDIRECT, SNAT } from './target/nat.ts';
 
-const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner];
+const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner,
+  cpu, dscp, tos, ecn, esp, ah, ipcomp, helper, quota, realm, socket, tcpmss, connmark, devgroup, cgroup, connlabel];
 const targetList: TargetModule<any>[] = [REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT];
 
 export const MATCHES: ReadonlyMap<string, MatchModule<any>> = new Map<string, MatchModule<any>>(
