@@ -109,6 +109,32 @@ describe('compileTable layout', () => {
   });
 });
 
+describe('classBudget', () => {
+  it('demotes inverted port/address constraints to residual checks when the sets would be large', () => {
+    const t = table([
+      {
+        name: 'INPUT',
+        rules: [
+          rule({ id: 16, src: { addr: 0x0a000000, mask: 0xff000000, invert: true }, matches: [{ name: 'tcp', data: { dport: [80, 80, false] } }], target: { kind: 'extension', name: 'LOG', data: {} } }),
+          rule({ id: 17, matches: [{ name: 'multiport', data: { dports: [[22, 22]], invert: true } }, { name: 'limit', data: { invert: false } }] }),
+        ],
+      },
+    ]);
+    const kept = compileTable(t, STUB_LOOKUP);
+    expect(kept.fields.src).toBeDefined();
+    expect(kept.rules[1]!.residual.map((r) => r.kind)).toEqual(['limit']);
+    const spec = compileTable(t, STUB_LOOKUP, { classBudget: 0 });
+    expect(spec.fields.src).toBeUndefined();
+    expect(spec.rules[0]!.residual).toEqual([{ kind: 'cmp', field: 'saddr', mask: 0xff000000, ranges: [[0x0a000000, 0x0a000000]], invert: true }]);
+    expect(spec.rules[1]!.residual).toEqual([
+      { kind: 'cmp', field: 'dport', mask: 0xffffffff, ranges: [[22, 22]], invert: true },
+      { kind: 'limit', ratePerSec: 3, burst: 5, invert: false },
+    ]);
+    const dport = spec.fields.dport as ArrayFieldSpec;
+    expect(Array.from(dport.wildcard)).toEqual([1]);
+  });
+});
+
 describe('compileTable errors', () => {
   const catchErr = (f: () => unknown): XtablesError => {
     try {

@@ -15,9 +15,9 @@ import { findMatch as registryFindMatch, findTarget as registryFindTarget } from
 import type { DatapathAction, MatchModule, TargetModule } from '../extensions/types.ts';
 import { otherProblem } from '../parser/errors.ts';
 import { BUILTIN_CHAINS, type Chain, type Rule, type Table } from '../ruleset/types.ts';
-import { compileBase } from './base.ts';
+import { compileBase, prefixMask } from './base.ts';
 import { buildArrayClasses, buildIfaceClasses, buildPrefixClasses, ConstraintTable, type IfaceCons } from './classes.ts';
-import { FIELD_DOMAIN, FIELD_NAMES, type CompiledMatch, type FieldName, type ResidualCheck } from './fields.ts';
+import { FIELD_DOMAIN, FIELD_NAMES, type CompiledMatch, type FieldName, type ResidualCheck, type ScalarField } from './fields.ts';
 import type { ChainSpec, FieldSpec, RuleSpec, SpecAction, TableSpec } from './spec.ts';
 
 /**
@@ -98,7 +98,87 @@ export function compileRuleAction(rule: Readonly<Rule>, lookup: ModuleLookup, po
   }
 }
 
-export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY): TableSpec {
+export interface CompileOptions {
+  /**
+   * Per field, the class sets may hold about (distinct boundaries × inverted constraints)
+   * indices: an inverted constraint accepts almost every key, so it lands in almost every
+   * class (10k rules `! --dport N` would need ~350 MiB of sets). When that estimate exceeds
+   * this budget (u32 entries), the field's inverted constraints on src/dst/sport/dport become
+   * residual `cmp` checks (placed before the rule's other residuals, so a stateful check such as
+   * limit is not consulted when they fail) and those rules turn wildcard on the field. Same
+   * verdicts; the datapath may visit more candidates. Default DEFAULT_CLASS_BUDGET.
+   */
+  classBudget?: number;
+}
+
+/** 4M indices = 16 MiB of class sets per field before inverted constraints are demoted. */
+export const DEFAULT_CLASS_BUDGET = 1 << 22;
+
+const SCALAR_OF: Partial<Record<FieldName, ScalarField>> = { src: 'saddr', dst: 'daddr', sport: 'sport', dport: 'dport' };
+
+/**
+ * Applies CompileOptions.classBudget to one field: returns the table to build classes from
+ * (the same one when within budget), updating `constrained` and the rules' residuals.
+ */
+function demoteInverted(
+  f: Exclude<FieldName, 'iif' | 'oif'>,
+  t: ConstraintTable,
+  budget: number,
+  constrained: Uint8Array,
+  rules: Array<RuleSpec | null>,
+): ConstraintTable {
+  const scalar = SCALAR_OF[f];
+  if (!scalar) return t;
+  const consRule = t.consRule.view();
+  const consInvert = t.consInvert.view();
+  let ninv = 0;
+  for (let c = 0; c < consInvert.length; c++) ninv += consInvert[c];
+  if (ninv === 0) return t;
+  const nitems = t.itemCons.length;
+  const boundaries = f === 'src' || f === 'dst' ? nitems + 1 : Math.min(FIELD_DOMAIN[f], 2 * nitems + 1);
+  if (boundaries * ninv <= budget) return t;
+
+  const itemCons = t.itemCons.view();
+  const itemA = t.itemA.view();
+  const itemB = t.itemB.view();
+  const out = new ConstraintTable();
+  const demoted = new Map<number, ResidualCheck[]>();
+  let i = 0;
+  for (let c = 0; c < consRule.length; c++) {
+    const r = consRule[c];
+    const start = i;
+    while (i < nitems && itemCons[i] === c) i++;
+    if (consInvert[c]) {
+      let list = demoted.get(r);
+      if (!list) demoted.set(r, (list = []));
+      if (f === 'src' || f === 'dst') {
+        for (let j = start; j < i; j++) {
+          const mask = prefixMask(itemB[j]);
+          const v = (itemA[j] & mask) >>> 0;
+          list.push({ kind: 'cmp', field: scalar, mask, ranges: [[v, v]], invert: true });
+        }
+      } else {
+        const ranges: Array<[number, number]> = [];
+        for (let j = start; j < i; j++) ranges.push([itemA[j], itemB[j]]);
+        list.push({ kind: 'cmp', field: scalar, mask: 0xffffffff, ranges, invert: true });
+      }
+    } else {
+      const nc = out.addConstraint(r, false);
+      for (let j = start; j < i; j++) out.addItem(nc, itemA[j], itemB[j]);
+    }
+  }
+  for (const [r, list] of demoted) {
+    constrained[r] = 0;
+    const rs = rules[r]!;
+    rules[r] = { ...rs, residual: [...list, ...rs.residual] };
+  }
+  const kept = out.consRule.view();
+  for (let c = 0; c < kept.length; c++) constrained[kept[c]] = 1;
+  return out;
+}
+
+export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, options: CompileOptions = {}): TableSpec {
+  const classBudget = options.classBudget ?? DEFAULT_CLASS_BUDGET;
   const chains = orderChains(table);
   const nbuiltin = BUILTIN_CHAINS[table.name].length;
   const chainId = new Map<string, number>();
@@ -206,6 +286,10 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY): Tab
   }
 
   checkCallDepth(chains, nbuiltin, jumpsOf);
+
+  for (const f of ['src', 'dst', 'sport', 'dport'] as const) {
+    tables[f] = demoteInverted(f, tables[f], classBudget, constrained[f], rules);
+  }
 
   const fields: Partial<Record<FieldName, FieldSpec>> = {};
   for (const f of FIELD_NAMES) {

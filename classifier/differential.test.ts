@@ -222,6 +222,25 @@ describe('compiled LBVS tables agree with the linear reference', () => {
     });
   }
 
+  it('with inverted constraints demoted to residual checks (classBudget 0)', () => {
+    fc.assert(
+      fc.property(tableArb, fc.constantFrom(...HOOKS).chain((h) => fc.tuple(fc.constant(h), fc.array(packetArb(h), { minLength: 1, maxLength: 20 }))), (table, [hook, pkts]) => {
+        const spec = compileTable(table, STUB_LOOKUP, { classBudget: 0 });
+        for (const pkt of pkts) {
+          const got = classifySpec(spec, hook, pkt, oracle);
+          const want = referenceClassify(table, hook, pkt, { lookup: STUB_LOOKUP, residual: oracle });
+          expect({
+            verdict: got.verdict,
+            reject: got.reject,
+            matched: got.matched.map((i) => spec.rules[i]!.counterId),
+            policy: got.policyCounted === undefined ? undefined : spec.chains[got.policyCounted].name,
+          }).toEqual({ verdict: want.verdict, reject: want.reject, matched: want.matched, policy: want.policyCounted });
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('on long chains (bitvector words crossing 32/64-rule boundaries)', () => {
     const longTableArb = fc.array(ruleShapeArb, { minLength: 30, maxLength: 140 }).chain((rules) =>
       tableArb.map((t) => ({ ...t, chains: t.chains.map((c, i) => (i === 0 ? { ...c, rules: rules.map((s, j) => ({ id: 10_000 + j, counters: zeroCounters(), ...s, matches: s.matches, target: s.t === 2 ? ({ kind: 'standard', verdict: 'DROP' } as const) : s.t === 1 ? ({ kind: 'standard', verdict: 'ACCEPT' } as const) : undefined })) } : c)) })),
