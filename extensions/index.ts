@@ -33,10 +33,14 @@ import { REJECT } from './target/REJECT.ts';
 import { LOG } from './target/LOG.ts';
 import { MARK } from './target/MARK.ts';
 import { DNAT, MASQUERADE, REDIRECT, SNAT } from './target/nat.ts';
+import { AUDIT, CHECKSUM, CLASSIFY, CONNMARK, CT, DSCP, ECN, IDLETIMER, NETMAP, NFLOG, NFQUEUE, NOTRACK, SET, TCPMSS, TEE, TOS, TRACE, TTL } from './target/misc.ts';
 
 const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner,
   cpu, dscp, tos, ecn, esp, ah, ipcomp, helper, quota, realm, socket, tcpmss, connmark, devgroup, cgroup, connlabel];
-const targetList: TargetModule<any>[] = [REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT];
+const targetList: TargetModule<any>[] = [
+  REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT,
+  NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET,
+];
 
 export const MATCHES: ReadonlyMap<string, MatchModule<any>> = new Map<string, MatchModule<any>>(
   matchList.flatMap((m) => [[m.name, m] as [string, MatchModule<any>], ...(m.aliases ?? []).map((a) => [a, m] as [string, MatchModule<any>])]),
