@@ -125,7 +125,7 @@ describe('classBudget', () => {
     expect(kept.rules[1]!.residual.map((r) => r.kind)).toEqual(['limit']);
     const spec = compileTable(t, STUB_LOOKUP, { classBudget: 0 });
     expect(spec.fields.src).toBeUndefined();
-    expect(spec.rules[0]!.residual).toEqual([{ kind: 'cmp', field: 'saddr', mask: 0xff000000, ranges: [[0x0a000000, 0x0a000000]], invert: true }]);
+    expect(spec.rules[0]!.residual).toEqual([{ kind: 'cmp', field: 'saddr', mask: 0xffffffff, ranges: [[0x0a000000, 0x0affffff]], invert: true }]);
     expect(spec.rules[1]!.residual).toEqual([
       { kind: 'cmp', field: 'dport', mask: 0xffffffff, ranges: [[22, 22]], invert: true },
       { kind: 'limit', ratePerSec: 3, burst: 5, invert: false },

@@ -100,27 +100,53 @@ export function compileRuleAction(rule: Readonly<Rule>, lookup: ModuleLookup, po
 
 export interface CompileOptions {
   /**
-   * Per field, the class sets may hold about (distinct boundaries × inverted constraints)
-   * indices: an inverted constraint accepts almost every key, so it lands in almost every
-   * class (10k rules `! --dport N` would need ~350 MiB of sets). When that estimate exceeds
-   * this budget (u32 entries), the field's inverted constraints on src/dst/sport/dport become
-   * residual `cmp` checks (placed before the rule's other residuals, so a stateful check such as
-   * limit is not consulted when they fail) and those rules turn wildcard on the field. Same
-   * verdicts; the datapath may visit more candidates. Default DEFAULT_CLASS_BUDGET.
+   * Per field, a constraint that accepts most of the key space (`! -s 10.0.0.0/8`, or
+   * `! --dport 22` which modules encode as [0,21],[23,65535]) lands in almost every class, so
+   * the class sets hold about (distinct boundaries × such "wide" constraints) indices — 10k rules
+   * `! --dport N` would need ~350 MiB. When that estimate exceeds this budget (u32 entries),
+   * the field's wide constraints on src/dst/sport/dport become residual `cmp` checks (placed
+   * before the rule's other residuals, so a stateful check such as limit is not consulted when
+   * they fail) and those rules turn wildcard on the field. Same verdicts; the datapath may visit
+   * more candidates (each fails with probability < 1/2 over the key space). Default
+   * DEFAULT_CLASS_BUDGET.
    */
   classBudget?: number;
 }
 
-/** 4M indices = 16 MiB of class sets per field before inverted constraints are demoted. */
+/** 4M indices = 16 MiB of class sets per field before wide constraints are demoted. */
 export const DEFAULT_CLASS_BUDGET = 1 << 22;
 
 const SCALAR_OF: Partial<Record<FieldName, ScalarField>> = { src: 'saddr', dst: 'daddr', sport: 'sport', dport: 'dport' };
+
+/** Keys accepted by constraint items [start, end) (union; prefixes: a = addr, b = len). */
+function acceptedKeys(isPrefix: boolean, domain: number, a: Uint32Array, b: Uint32Array, start: number, end: number, invert: boolean): number {
+  let covered = 0;
+  if (isPrefix) {
+    for (let j = start; j < end; j++) covered += 2 ** (32 - b[j]);
+  } else {
+    const items: Array<[number, number]> = [];
+    for (let j = start; j < end; j++) items.push([a[j], b[j]]);
+    items.sort((x, y) => x[0] - y[0]);
+    let lo = -1;
+    let hi = -2;
+    for (const [x, y] of items) {
+      if (x > hi + 1) {
+        covered += hi - lo + 1;
+        lo = x;
+        hi = y;
+      } else hi = Math.max(hi, y);
+    }
+    covered += hi - lo + 1;
+  }
+  covered = Math.min(covered, domain);
+  return invert ? domain - covered : covered;
+}
 
 /**
  * Applies CompileOptions.classBudget to one field: returns the table to build classes from
  * (the same one when within budget), updating `constrained` and the rules' residuals.
  */
-function demoteInverted(
+function demoteWide(
   f: Exclude<FieldName, 'iif' | 'oif'>,
   t: ConstraintTable,
   budget: number,
@@ -129,42 +155,51 @@ function demoteInverted(
 ): ConstraintTable {
   const scalar = SCALAR_OF[f];
   if (!scalar) return t;
+  const isPrefix = f === 'src' || f === 'dst';
+  const domain = isPrefix ? 2 ** 32 : FIELD_DOMAIN[f];
   const consRule = t.consRule.view();
   const consInvert = t.consInvert.view();
-  let ninv = 0;
-  for (let c = 0; c < consInvert.length; c++) ninv += consInvert[c];
-  if (ninv === 0) return t;
-  const nitems = t.itemCons.length;
-  const boundaries = f === 'src' || f === 'dst' ? nitems + 1 : Math.min(FIELD_DOMAIN[f], 2 * nitems + 1);
-  if (boundaries * ninv <= budget) return t;
-
   const itemCons = t.itemCons.view();
   const itemA = t.itemA.view();
   const itemB = t.itemB.view();
+  const nitems = itemCons.length;
+  const itemStart = new Uint32Array(consRule.length + 1);
+  const wide = new Uint8Array(consRule.length);
+  let nwide = 0;
+  for (let c = 0, i = 0; c < consRule.length; c++) {
+    itemStart[c] = i;
+    while (i < nitems && itemCons[i] === c) i++;
+    itemStart[c + 1] = i;
+    if (acceptedKeys(isPrefix, domain, itemA, itemB, itemStart[c], i, consInvert[c] === 1) * 2 > domain) {
+      wide[c] = 1;
+      nwide++;
+    }
+  }
+  const boundaries = isPrefix ? nitems + 1 : Math.min(domain, 2 * nitems + 1);
+  if (nwide === 0 || boundaries * nwide <= budget) return t;
+
   const out = new ConstraintTable();
   const demoted = new Map<number, ResidualCheck[]>();
-  let i = 0;
   for (let c = 0; c < consRule.length; c++) {
     const r = consRule[c];
-    const start = i;
-    while (i < nitems && itemCons[i] === c) i++;
-    if (consInvert[c]) {
+    const invert = consInvert[c] === 1;
+    if (wide[c]) {
       let list = demoted.get(r);
       if (!list) demoted.set(r, (list = []));
-      if (f === 'src' || f === 'dst') {
-        for (let j = start; j < i; j++) {
-          const mask = prefixMask(itemB[j]);
-          const v = (itemA[j] & mask) >>> 0;
-          list.push({ kind: 'cmp', field: scalar, mask, ranges: [[v, v]], invert: true });
+      // A prefix set is a set of address intervals: one cmp over the whole address.
+      const ranges: Array<[number, number]> = [];
+      for (let j = itemStart[c]; j < itemStart[c + 1]; j++) {
+        if (isPrefix) {
+          const v = (itemA[j] & prefixMask(itemB[j])) >>> 0;
+          ranges.push([v, v + 2 ** (32 - itemB[j]) - 1]);
+        } else {
+          ranges.push([itemA[j], itemB[j]]);
         }
-      } else {
-        const ranges: Array<[number, number]> = [];
-        for (let j = start; j < i; j++) ranges.push([itemA[j], itemB[j]]);
-        list.push({ kind: 'cmp', field: scalar, mask: 0xffffffff, ranges, invert: true });
       }
+      list.push({ kind: 'cmp', field: scalar, mask: 0xffffffff, ranges, invert });
     } else {
-      const nc = out.addConstraint(r, false);
-      for (let j = start; j < i; j++) out.addItem(nc, itemA[j], itemB[j]);
+      const nc = out.addConstraint(r, invert);
+      for (let j = itemStart[c]; j < itemStart[c + 1]; j++) out.addItem(nc, itemA[j], itemB[j]);
     }
   }
   for (const [r, list] of demoted) {
@@ -288,7 +323,7 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, opti
   checkCallDepth(chains, nbuiltin, jumpsOf);
 
   for (const f of ['src', 'dst', 'sport', 'dport'] as const) {
-    tables[f] = demoteInverted(f, tables[f], classBudget, constrained[f], rules);
+    tables[f] = demoteWide(f, tables[f], classBudget, constrained[f], rules);
   }
 
   const fields: Partial<Record<FieldName, FieldSpec>> = {};

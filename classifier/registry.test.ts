@@ -113,6 +113,8 @@ function oracle(counterId: number, check: ResidualCheck, pkt: PacketKey): boolea
 describe('real extension modules through compileTable', () => {
   const table = buildTable();
   const spec = compileTable(table);
+  // Every wide constraint demoted to a residual check: same verdicts.
+  const demoted = compileTable(table, undefined, { classBudget: 0 });
 
   it('builds the ruleset', () => {
     expect(spec.chains.map((c) => c.name)).toEqual(['INPUT', 'FORWARD', 'OUTPUT', 'web', 'ssh']);
@@ -125,6 +127,7 @@ describe('real extension modules through compileTable', () => {
         fc.property(packetArb(hook), (pkt) => {
           const got = classifySpec(spec, hook, pkt, oracle);
           const want = referenceClassify(table, hook, pkt, { residual: oracle });
+          expect(classifySpec(demoted, hook, pkt, oracle)).toEqual(got);
           const mapped = {
             verdict: got.verdict,
             reject: got.reject,
