@@ -118,6 +118,11 @@ export const DEFAULT_CLASS_BUDGET = 1 << 22;
 
 const SCALAR_OF: Partial<Record<FieldName, ScalarField>> = { src: 'saddr', dst: 'daddr', sport: 'sport', dport: 'dport' };
 
+// Demoted checks must fit the datapath's residual program (bpf/bpftables.h: MAX_RANGES 64
+// ranges per check, MAX_RES_OPS 16 checks per rule), with room to spare.
+const DEMOTE_MAX_RANGES = 32;
+const DEMOTE_MAX_RESIDUALS = 12;
+
 /** Keys accepted by constraint items [start, end) (union; prefixes: a = addr, b = len). */
 function acceptedKeys(isPrefix: boolean, domain: number, a: Uint32Array, b: Uint32Array, start: number, end: number, invert: boolean): number {
   let covered = 0;
@@ -165,13 +170,20 @@ function demoteWide(
   const nitems = itemCons.length;
   const itemStart = new Uint32Array(consRule.length + 1);
   const wide = new Uint8Array(consRule.length);
+  const extra = new Uint8Array(rules.length);
   let nwide = 0;
   for (let c = 0, i = 0; c < consRule.length; c++) {
     itemStart[c] = i;
     while (i < nitems && itemCons[i] === c) i++;
     itemStart[c + 1] = i;
-    if (acceptedKeys(isPrefix, domain, itemA, itemB, itemStart[c], i, consInvert[c] === 1) * 2 > domain) {
+    const r = consRule[c];
+    if (
+      i - itemStart[c] <= DEMOTE_MAX_RANGES &&
+      rules[r]!.residual.length + extra[r] < DEMOTE_MAX_RESIDUALS &&
+      acceptedKeys(isPrefix, domain, itemA, itemB, itemStart[c], i, consInvert[c] === 1) * 2 > domain
+    ) {
       wide[c] = 1;
+      extra[r]++;
       nwide++;
     }
   }
