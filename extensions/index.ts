@@ -29,6 +29,10 @@ import { tos } from './match/tos.ts';
 import { ecn } from './match/ecn.ts';
 import { ah, esp, ipcomp } from './match/spi.ts';
 import { cgroup, connlabel, connmark, devgroup, helper, quota, realm, socket, tcpmss } from './match/simple.ts';
+import { connlimit } from './match/connlimit.ts';
+import { physdev } from './match/physdev.ts';
+import { string } from './match/string.ts';
+import { connbytes } from './match/connbytes.ts';
 import { REJECT } from './target/REJECT.ts';
 import { LOG } from './target/LOG.ts';
 import { MARK } from './target/MARK.ts';
@@ -36,7 +40,8 @@ import { DNAT, MASQUERADE, REDIRECT, SNAT } from './target/nat.ts';
 import { AUDIT, CHECKSUM, CLASSIFY, CONNMARK, CT, DSCP, ECN, IDLETIMER, NETMAP, NFLOG, NFQUEUE, NOTRACK, SET, TCPMSS, TEE, TOS, TRACE, TTL } from './target/misc.ts';
 
 const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner,
-  cpu, dscp, tos, ecn, esp, ah, ipcomp, helper, quota, realm, socket, tcpmss, connmark, devgroup, cgroup, connlabel];
+  cpu, dscp, tos, ecn, esp, ah, ipcomp, helper, quota, realm, socket, tcpmss, connmark, devgroup, cgroup, connlabel,
+  connlimit, physdev, string, connbytes];
 const targetList: TargetModule<any>[] = [
   REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT,
   NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET,
