@@ -43,7 +43,7 @@ export function parseRuleForTest(argv: string[], table: TableName = 'filter', ch
     }
     if (w === '-m') {
       const mod = findMatch(argv[++i]!);
-      if (!mod) throw parameterProblem(`Couldn't load match \`${argv[i]}':No such file or directory`);
+      if (!mod) throw parameterProblem(`Couldn't load match \`${argv[i]}':No such file or directory\n`);
       current = { mod, data: mod.init(ctx()) };
       out.matches.push(current as { mod: MatchModule<any>; data: any });
       continue;
@@ -56,7 +56,7 @@ export function parseRuleForTest(argv: string[], table: TableName = 'filter', ch
         continue;
       }
       const mod = findTarget(name);
-      if (!mod) throw parameterProblem(`Couldn't load target \`${name}':No such file or directory`);
+      if (!mod) throw parameterProblem(`Couldn't load target \`${name}':No such file or directory\n`);
       current = { mod, data: mod.init(ctx()) };
       out.target = current as { mod: TargetModule<any>; data: any };
       continue;
