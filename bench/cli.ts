@@ -167,6 +167,8 @@ export async function runCli(o: CliOptions): Promise<CliPoint[]> {
           const r = runPlan(plan(impl, op, files, restore ? 1 : reps));
           for (const [k, v] of Object.entries(r.times)) (out.times[k] ??= []).push(...v);
           Object.assign(out.errors, r.errors, out.errors);
+          // A failing command fails the same way again: do not spend the budget repeating it.
+          if (Object.keys(r.errors).length > 0) break;
         }
         p.samples = out.times[op] ?? [];
         if (p.samples.length > 0 && !out.errors.setup) p.ms = median(p.samples);
