@@ -23,6 +23,9 @@ const CI = process.env.CI === 'true';
 const missing = bpftablesMissing();
 const pluginsMissing = existsSync('/usr/lib/cni/firewall') ? undefined : 'containernetworking-plugins not installed (compat-tests/clients/setup.sh)';
 if (CI && pluginsMissing) throw new Error(`clients-cni: ${pluginsMissing}`);
+// go-iptables runs ~60 iptables commands per scenario; through dist/bin (Node) on a loaded
+// 2-core machine each takes up to a second.
+const BPFTABLES_TIMEOUT = 400_000;
 const NOT_ENFORCED = /table `nat' is not enforced by the eBPF datapath/;
 
 const cleanups: Array<() => void> = [];
@@ -176,7 +179,7 @@ describe.skipIf(!!pluginsMissing)('CNI reference plugins (firewall, portmap)', (
     const oracle = once('fw-nft', () => firewallScenario('nft'));
     const ours = once('fw-bpftables', () => firewallScenario('bpftables'));
     expect(ours).toEqual(oracle);
-  });
+  }, BPFTABLES_TIMEOUT);
 
   it('portmap: ADD / DEL against iptables-nft (oracle) installs and removes nat rules', () => {
     const o = once('pm-nft', () => portmapScenario('nft'));
@@ -198,5 +201,5 @@ describe.skipIf(!!pluginsMissing)('CNI reference plugins (firewall, portmap)', (
     expect(o.natAfterDel).not.toMatch(/^-A /m);
     // The filter table after the cleanup is what the oracle leaves after its own DEL.
     expect(o.filterAfterDel).toEqual(oracle.filterAfterDel);
-  });
+  }, BPFTABLES_TIMEOUT);
 });

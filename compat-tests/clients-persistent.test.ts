@@ -132,5 +132,5 @@ describe.skipIf(!!clientMissing)('netfilter-persistent / iptables-persistent', (
   it.skipIf(!CI && !!missing)(`bpftables: same rules.v4, same restored ruleset, same verdicts${missing ? ` (skipped: ${missing})` : ''}`, () => {
     if (missing) throw new Error(missing);
     expect(outcome('bpftables')).toEqual(outcome('nft'));
-  });
+  }, 300_000);
 });

@@ -11,11 +11,17 @@ import { join } from 'node:path';
 import { DIST_BIN, normalise } from '../lib/netns.ts';
 
 export type ClientImpl = 'nft' | 'bpftables';
+
+/**
+ * Where the bpftables side's iptables / iptables-save / iptables-restore live: dist/bin (the
+ * Node build), or BPFTABLES_CLIENTS_BIN, e.g. dist/pkg/bpftables/bin for the packaged build.
+ */
+export const BPFTABLES_BIN = process.env.BPFTABLES_CLIENTS_BIN ?? DIST_BIN;
 export const IMPLS: readonly ClientImpl[] = ['nft', 'bpftables'];
 
 /** Whether the bpftables side can run (dist/bin/* exist: `npm run build`). */
 export function bpftablesBuilt(): boolean {
-  return existsSync(join(DIST_BIN, 'iptables')) && existsSync(join(DIST_BIN, 'iptables-save')) && existsSync(join(DIST_BIN, 'iptables-restore'));
+  return ['iptables', 'iptables-save', 'iptables-restore'].every((t) => existsSync(join(BPFTABLES_BIN, t)));
 }
 
 /**
@@ -23,7 +29,7 @@ export function bpftablesBuilt(): boolean {
  * fail instead of skipping (STYLE.md habit 10).
  */
 export function bpftablesMissing(): string | undefined {
-  return bpftablesBuilt() ? undefined : `dist/bin/iptables not built (npm run build)`;
+  return bpftablesBuilt() ? undefined : `${BPFTABLES_BIN}/iptables not built (npm run build)`;
 }
 
 /**
@@ -32,7 +38,7 @@ export function bpftablesMissing(): string | undefined {
  */
 export function toolDir(impl: ClientImpl): string {
   const dir = mkdtempSync(join(tmpdir(), `bpft-cli-${impl}-`));
-  const target = (t: string): string => (impl === 'bpftables' ? join(DIST_BIN, t) : `/usr/sbin/${t.replace('iptables', 'iptables-nft')}`);
+  const target = (t: string): string => (impl === 'bpftables' ? join(BPFTABLES_BIN, t) : `/usr/sbin/${t.replace('iptables', 'iptables-nft')}`);
   for (const t of ['iptables', 'iptables-save', 'iptables-restore']) symlinkSync(target(t), join(dir, t));
   return dir;
 }
@@ -75,7 +81,7 @@ export class Ns {
   }
   /** Removes bpftables state and pins of this namespace, then the namespace. */
   destroy(): void {
-    if (bpftablesBuilt()) sh(['ip', 'netns', 'exec', this.name, join(DIST_BIN, 'bpftables'), '--bpftables-teardown']);
+    if (bpftablesBuilt()) sh(['ip', 'netns', 'exec', this.name, join(BPFTABLES_BIN, 'bpftables'), '--bpftables-teardown']);
     sh(['ip', 'netns', 'del', this.name]);
   }
 }
