@@ -263,6 +263,8 @@ struct scratch {
 	__u32 sb[NFIELDS];
 	__u32 present;
 	__u32 nsum;
+	__u32 nsup;
+	__u32 gen;
 	/* scan state */
 	__u32 chain;
 	__u32 k;      /* next rule index to consider */
@@ -302,13 +304,29 @@ struct run {
 	struct scratch *x;
 	struct bpf_nf_ctx *nctx;
 	__u64 *chunk0;
-	void *rules;
-	void *chains;
-	void *res;
-	void *logc;
 };
 
 #include "conntrack.h"
+
+/* Inner maps of the packet's generation: ARRAY_OF_MAPS lookups on static maps are inlined by
+ * the verifier, so re-fetching them costs less than carrying the pointers on the stack. */
+static __always_inline void *gen_map(void *outer, struct scratch *x)
+{
+	__u32 g = x->gen;
+	return bpf_map_lookup_elem(outer, &g);
+}
+
+static __always_inline struct chain_ent *chain_at(struct scratch *x, __u32 i)
+{
+	void *m = gen_map(&gen_chains, x);
+	return m ? bpf_map_lookup_elem(m, &i) : 0;
+}
+
+static __always_inline struct rule_ent *rule_at(struct scratch *x, __u32 i)
+{
+	void *m = gen_map(&gen_rules, x);
+	return m ? bpf_map_lookup_elem(m, &i) : 0;
+}
 
 static __always_inline __u64 vsum(__u64 *c, __u32 base, __u32 j)
 {
@@ -330,7 +348,7 @@ static __always_inline __u64 vword(__u64 *c, __u32 base, __u32 nsum, __u32 w)
 static __always_inline int scan_reset(struct run *r, __u32 chain, __u32 k)
 {
 	struct scratch *x = r->x;
-	struct chain_ent *ce = bpf_map_lookup_elem(r->chains, &chain);
+	struct chain_ent *ce = chain_at(x, chain);
 	if (!ce)
 		return -1;
 	x->chain = chain;
@@ -371,35 +389,20 @@ struct res_ctx {
 	__u32 ok;     /* 1 while all ops passed */
 };
 
-struct rng_ctx {
-	void *res;
-	__u32 off;
-	__u32 n;
-	__u32 v1;
-	__u32 v2;
-	__u32 hit;
-};
-
-static long rng_step(__u32 i, struct rng_ctx *c)
-{
-	if (i >= c->n)
-		return 1;
-	__u32 idx = c->off + i;
-	struct res_ent *e = bpf_map_lookup_elem(c->res, &idx);
-	if (!e)
-		return 1;
-	if ((c->v1 >= e->x && c->v1 <= e->y) || (c->v2 >= e->x && c->v2 <= e->y)) {
-		c->hit = 1;
-		return 1;
-	}
-	return 0;
-}
-
+/* v1 or v2 within one of the n ranges stored after the op (bounded loop, no extra frame). */
 static __always_inline int in_ranges(void *res, __u32 off, __u32 n, __u32 v1, __u32 v2)
 {
-	struct rng_ctx c = { .res = res, .off = off, .n = n, .v1 = v1, .v2 = v2 };
-	bpf_loop(MAX_RANGES, rng_step, &c, 0);
-	return c.hit;
+	for (__u32 i = 0; i < MAX_RANGES; i++) {
+		if (i >= n)
+			break;
+		__u32 idx = off + i;
+		struct res_ent *e = bpf_map_lookup_elem(res, &idx);
+		if (!e)
+			break;
+		if ((v1 >= e->x && v1 <= e->y) || (v2 >= e->x && v2 <= e->y))
+			return 1;
+	}
+	return 0;
 }
 
 static long res_step(__u32 i, struct res_ctx *c)
@@ -476,11 +479,14 @@ static long res_step(__u32 i, struct res_ctx *c)
 	return 0;
 }
 
-static __noinline int residuals_pass(struct run *r, struct rule_ent *re)
+static __always_inline int residuals_pass(struct run *r, struct rule_ent *re)
 {
 	if (!re->nres)
 		return 1;
-	struct res_ctx c = { .res = r->res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1 };
+	void *res = gen_map(&gen_res, r->x);
+	if (!res)
+		return 0;
+	struct res_ctx c = { .res = res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1 };
 	bpf_loop(MAX_RES_OPS, res_step, &c, 0);
 	return c.ok && c.off >= c.end;
 }
@@ -489,7 +495,8 @@ static __noinline void emit_log(struct run *r, struct rule_ent *re)
 {
 	struct scratch *x = r->x;
 	__u32 slot = re->arg;
-	struct log_cfg *lc = bpf_map_lookup_elem(r->logc, &slot);
+	void *logc = gen_map(&gen_log, x);
+	struct log_cfg *lc = logc ? bpf_map_lookup_elem(logc, &slot) : 0;
 	struct log_rec *rec = bpf_ringbuf_reserve(&logbuf, sizeof(*rec), 0);
 	if (!rec)
 		return;
@@ -532,7 +539,7 @@ static __always_inline int chain_end(struct run *r)
 		x->sp--;
 		__u32 k = x->stack[x->sp & (CALL_DEPTH - 1)];
 		__u32 caller = k - 1;
-		struct rule_ent *re = bpf_map_lookup_elem(r->rules, &caller);
+		struct rule_ent *re = rule_at(x, caller);
 		if (!re || scan_reset(r, re->chain, k)) {
 			x->verdict = NF_DROP;
 			return 1;
@@ -540,7 +547,7 @@ static __always_inline int chain_end(struct run *r)
 		return 0;
 	}
 	__u32 base = x->p.hook;
-	struct chain_ent *ce = bpf_map_lookup_elem(r->chains, &base);
+	struct chain_ent *ce = chain_at(x, base);
 	if (!ce) {
 		x->verdict = NF_DROP;
 		return 1;
@@ -560,7 +567,7 @@ static long step(__u32 i, struct run *r)
 		__u32 b = ctz64(x->bits);
 		x->bits &= x->bits - 1;
 		__u32 idx = (x->wcur << 6) + b;
-		struct rule_ent *re = bpf_map_lookup_elem(r->rules, &idx);
+		struct rule_ent *re = rule_at(x, idx);
 		if (!re)
 			return 0;
 		if (!residuals_pass(r, re))
@@ -591,7 +598,7 @@ static long step(__u32 i, struct run *r)
 			/* fallthrough */
 		case A_GOTO: {
 			__u32 target = re->arg;
-			struct chain_ent *ce = bpf_map_lookup_elem(r->chains, &target);
+			struct chain_ent *ce = chain_at(x, target);
 			if (!ce || scan_reset(r, target, ce->first)) {
 				x->verdict = NF_DROP;
 				return 1;
@@ -622,7 +629,24 @@ static long step(__u32 i, struct run *r)
 	if (x->k >= x->hi || x->jnext > x->jend)
 		return chain_end(r);
 
-	__u32 j = x->jnext;
+	/* Super summary: bit j of super word t says summary word 64*t+j is non-zero; jump
+	 * straight to the next summary word that is non-zero in every field. */
+	__u32 jnext = x->jnext, jend = x->jend, nsup = x->nsup;
+	__u32 t = jnext >> 6;
+	__u64 sup = ~0ULL;
+#pragma unroll
+	for (int f = 0; f < NFIELDS; f++) {
+		if (present & (1u << f))
+			sup &= vsum(r->w[f], x->wb[f] - nsup, t) | vsum(r->s[f], x->sb[f] - nsup, t);
+	}
+	sup &= ~0ULL << (jnext & 63);
+	if ((jend >> 6) == t && (jend & 63) != 63)
+		sup &= (1ULL << ((jend & 63) + 1)) - 1;
+	if (!sup) {
+		x->jnext = (t + 1) << 6;
+		return 0;
+	}
+	__u32 j = (t << 6) + ctz64(sup);
 	__u64 acc = ~0ULL;
 #pragma unroll
 	for (int f = 0; f < NFIELDS; f++) {
@@ -725,8 +749,8 @@ static __always_inline int setup_vec(struct run *r, void *pool, __u32 f, __u32 w
 		return -1;
 	r->w[f] = w;
 	r->s[f] = s;
-	r->x->wb[f] = woff & (POOL_CHUNK - 1);
-	r->x->sb[f] = soff & (POOL_CHUNK - 1);
+	r->x->wb[f] = (woff + r->x->nsup) & (POOL_CHUNK - 1);
+	r->x->sb[f] = (soff + r->x->nsup) & (POOL_CHUNK - 1);
 	return 0;
 }
 
@@ -833,11 +857,8 @@ static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, stru
 	struct run r = {};
 	r.x = x;
 	r.nctx = ctx;
-	r.rules = bpf_map_lookup_elem(&gen_rules, &gen);
-	r.chains = bpf_map_lookup_elem(&gen_chains, &gen);
-	r.res = bpf_map_lookup_elem(&gen_res, &gen);
-	r.logc = bpf_map_lookup_elem(&gen_log, &gen);
-	if (!m || !km || !pool || !r.rules || !r.chains || !r.res || !r.logc) {
+	x->gen = gen;
+	if (!m || !km || !pool) {
 		stat_inc(3);
 		return NF_ACCEPT;
 	}
@@ -860,6 +881,7 @@ static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, stru
 	__u32 present = m->present;
 	x->present = present;
 	x->nsum = m->nsum;
+	x->nsup = (m->nsum + 63) >> 6;
 	x->verdict = 2;
 	x->sp = 0;
 
@@ -886,7 +908,7 @@ static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, stru
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;
 
-	struct chain_ent *c0 = bpf_map_lookup_elem(r.chains, &chain0);
+	struct chain_ent *c0 = chain_at(x, chain0);
 	if (!c0 || scan_reset(&r, chain0, c0->first)) {
 		stat_inc(3);
 		return NF_ACCEPT;

@@ -4,12 +4,14 @@
  * Rule index space: one per table (classifier/spec.ts). nwords = nrules / 64 bitvector words,
  * nsum = ceil(nwords / 64) summary words (summary bit b of word j <=> word 64*j+b is non-zero).
  *
- * Vector format (in the u64 "pool", a vector never straddles a chunk of POOL_CHUNK words):
- *   [0, nsum)          summary words
- *   [nsum, 2*nsum)     rank[j] = number of non-zero words before word 64*j
- *   [2*nsum, ...)      the non-zero words, packed in increasing word order
+ * Vector format (in the u64 "pool", a vector never straddles a chunk of POOL_CHUNK words),
+ * nsup = ceil(nsum / 64):
+ *   [0, nsup)                super words: bit j of word t <=> summary word 64*t+j is non-zero
+ *   [nsup, nsup+nsum)        summary words
+ *   [nsup+nsum, nsup+2*nsum) rank[j] = number of non-zero words before word 64*j
+ *   [nsup+2*nsum, ...)       the non-zero words, packed in increasing word order
  * Word w of a vector = summary bit set ? packed[rank[w>>6] + popcount(sum & below(w&63))] : 0.
- * Pool offset 0 holds the all-zero vector (summaries all zero), so an empty set is offset 0.
+ * Pool offset 0 holds the all-zero vector, so an empty set is offset 0.
  */
 #ifndef BPFTABLES_H
 #define BPFTABLES_H

@@ -2,7 +2,8 @@
 // bpf/bpftables.h (mirrored in layout.ts).
 //
 // Vectors: every set of rule indices (a field's wildcard set, or one class's set) becomes one
-// compact vector in the u64 pool: [nsum summary words][nsum ranks][non-zero words, packed].
+// compact vector in the u64 pool: [nsup super words][nsum summary words][nsum ranks][non-zero
+// words, packed] (bpf/bpftables.h).
 // Pool offset 0 is the empty vector. A vector never straddles a POOL_CHUNK boundary, so the
 // program can index one chunk with a masked offset. Identical sets share one vector.
 import type { FieldName, ResidualCheck } from '../../classifier/fields.ts';
@@ -40,11 +41,13 @@ class PoolBuilder {
   words: Uint32Array;
   used: number;
   readonly nsum: number;
+  readonly nsup: number;
   private dedup = new Map<string, number>();
   constructor(nsum: number) {
     this.nsum = nsum;
+    this.nsup = Math.ceil(nsum / 64);
     this.words = new Uint32Array(2 * Math.max(POOL_INIT, 4 * nsum));
-    this.used = 2 * nsum; // the empty vector at offset 0 (all zero)
+    this.used = this.nsup + 2 * nsum; // the empty vector at offset 0 (all zero)
   }
   private ensure(n: number): void {
     if (n * 2 <= this.words.length) return;
@@ -91,28 +94,32 @@ class PoolBuilder {
       if (b < 32) lo[last] = (lo[last] | (1 << b)) >>> 0;
       else hi[last] = (hi[last] | (1 << (b - 32))) >>> 0;
     }
-    const len = 2 * nsum + wordIdx.length;
+    const nsup = this.nsup;
+    const len = nsup + 2 * nsum + wordIdx.length;
     if (len > L.POOL_CHUNK) throw new EncodeError(`vector of ${len} words exceeds a pool chunk`);
     let off = this.used;
     if ((off & (L.POOL_CHUNK - 1)) + len > L.POOL_CHUNK) off = (off + L.POOL_CHUNK - 1) & ~(L.POOL_CHUNK - 1);
     this.ensure(off + len);
     const W = this.words;
-    // summaries
+    const set = (word: number, bit: number) => {
+      const p = 2 * word + (bit < 32 ? 0 : 1);
+      W[p] = (W[p] | (1 << (bit & 31))) >>> 0;
+    };
     for (const w of wordIdx) {
       const j = w >>> 6;
-      const b = w & 63;
-      const p = 2 * (off + j) + (b < 32 ? 0 : 1);
-      W[p] = (W[p] | (1 << (b & 31))) >>> 0;
+      set(off + nsup + j, w & 63); // summary
+      set(off + (j >>> 6), j & 63); // super
     }
     // ranks: number of non-zero words before word 64*j
     let k = 0;
     for (let j = 0; j < nsum; j++) {
-      W[2 * (off + nsum + j)] = k;
+      W[2 * (off + nsup + nsum + j)] = k;
       while (k < wordIdx.length && wordIdx[k] >>> 6 === j) k++;
     }
+    const pk = off + nsup + 2 * nsum;
     for (let i = 0; i < wordIdx.length; i++) {
-      W[2 * (off + 2 * nsum + i)] = lo[i];
-      W[2 * (off + 2 * nsum + i) + 1] = hi[i];
+      W[2 * (pk + i)] = lo[i];
+      W[2 * (pk + i) + 1] = hi[i];
     }
     this.used = off + len;
     this.dedup.set(key, off);
