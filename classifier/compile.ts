@@ -100,15 +100,17 @@ export function compileRuleAction(rule: Readonly<Rule>, lookup: ModuleLookup, po
 
 export interface CompileOptions {
   /**
-   * Per field, a constraint that accepts most of the key space (`! -s 10.0.0.0/8`, or
-   * `! --dport 22` which modules encode as [0,21],[23,65535]) lands in almost every class, so
-   * the class sets hold about (distinct boundaries × such "wide" constraints) indices — 10k rules
-   * `! --dport N` would need ~350 MiB. When that estimate exceeds this budget (u32 entries),
-   * the field's wide constraints on src/dst/sport/dport become residual `cmp` checks (placed
-   * before the rule's other residuals, so a stateful check such as limit is not consulted when
-   * they fail) and those rules turn wildcard on the field. Same verdicts; the datapath may visit
-   * more candidates (each fails with probability < 1/2 over the key space). Default
-   * DEFAULT_CLASS_BUDGET.
+   * Class sets list every constraining rule per class, so a constraint accepting much of the
+   * key space (`! -s 10.0.0.0/8`; `! --dport 22`, which modules encode as [0,21],[23,65535];
+   * wide port ranges) is listed in most classes: 10k rules `! --dport N` would need ~350 MiB,
+   * 10k random port ranges ~220 MiB. When a field's estimated memberships (per constraint: the
+   * elementary intervals / entries its items span) exceed this budget (u32 entries), the
+   * constraints with the most memberships among those accepting ≥ 1/16 of the keys are turned
+   * into residual `cmp` checks on saddr/daddr/sport/dport (placed before the rule's other
+   * residuals, so a stateful check such as limit is not consulted when they fail) until the
+   * estimate fits; such a rule turns wildcard on the field. Same verdicts; the datapath may
+   * visit more candidates (a demoted check fails for < 15/16 of the keys). Only src, dst,
+   * sport and dport have scalar equivalents. Default DEFAULT_CLASS_BUDGET.
    */
   classBudget?: number;
 }
@@ -122,11 +124,16 @@ const SCALAR_OF: Partial<Record<FieldName, ScalarField>> = { src: 'saddr', dst: 
 // ranges per check, MAX_RES_OPS 16 checks per rule), with room to spare.
 const DEMOTE_MAX_RANGES = 32;
 const DEMOTE_MAX_RESIDUALS = 12;
+/** Only constraints accepting at least 1/DEMOTE_MIN_FRACTION of the key space are demoted. */
+const DEMOTE_MIN_FRACTION = 16;
 
 /** Keys accepted by constraint items [start, end) (union; prefixes: a = addr, b = len). */
 function acceptedKeys(isPrefix: boolean, domain: number, a: Uint32Array, b: Uint32Array, start: number, end: number, invert: boolean): number {
   let covered = 0;
-  if (isPrefix) {
+  if (end - start === 1) {
+    // The common case, without allocating.
+    covered = isPrefix ? 2 ** (32 - b[start]) : b[start] - a[start] + 1;
+  } else if (isPrefix) {
     for (let j = start; j < end; j++) covered += 2 ** (32 - b[j]);
   } else {
     const items: Array<[number, number]> = [];
@@ -169,26 +176,75 @@ function demoteWide(
   const itemB = t.itemB.view();
   const nitems = itemCons.length;
   const itemStart = new Uint32Array(consRule.length + 1);
-  const wide = new Uint8Array(consRule.length);
-  const extra = new Uint8Array(rules.length);
-  let nwide = 0;
   for (let c = 0, i = 0; c < consRule.length; c++) {
     itemStart[c] = i;
     while (i < nitems && itemCons[i] === c) i++;
     itemStart[c + 1] = i;
-    const r = consRule[c];
-    if (
-      i - itemStart[c] <= DEMOTE_MAX_RANGES &&
-      rules[r]!.residual.length + extra[r] < DEMOTE_MAX_RESIDUALS &&
-      acceptedKeys(isPrefix, domain, itemA, itemB, itemStart[c], i, consInvert[c] === 1) * 2 > domain
-    ) {
-      wide[c] = 1;
-      extra[r]++;
-      nwide++;
-    }
   }
-  const boundaries = isPrefix ? nitems + 1 : Math.min(domain, 2 * nitems + 1);
-  if (nwide === 0 || boundaries * nwide <= budget) return t;
+  // Items as key intervals; the sorted distinct interval bounds approximate the elementary
+  // intervals (array fields) or LPM entries (prefix fields) the classes are built over.
+  const lo = new Float64Array(nitems);
+  const hi = new Float64Array(nitems);
+  const bounds = new Float64Array(2 * nitems + 1);
+  for (let j = 0; j < nitems; j++) {
+    if (isPrefix) {
+      lo[j] = (itemA[j] & prefixMask(itemB[j])) >>> 0;
+      hi[j] = lo[j] + 2 ** (32 - itemB[j]) - 1;
+    } else {
+      lo[j] = itemA[j];
+      hi[j] = itemB[j];
+    }
+    bounds[2 * j] = lo[j];
+    bounds[2 * j + 1] = hi[j] + 1;
+  }
+  bounds[2 * nitems] = 0;
+  bounds.sort();
+  let nb = 0;
+  for (let j = 0; j < bounds.length; j++) if (j === 0 || bounds[j] !== bounds[j - 1]) bounds[nb++] = bounds[j];
+  const upper = (x: number): number => {
+    let l = 0;
+    let h = nb;
+    while (l < h) {
+      const m = (l + h) >>> 1;
+      if (bounds[m] <= x) l = m + 1;
+      else h = m;
+    }
+    return l;
+  };
+  // Estimated class memberships per constraint, and the total the classes would hold.
+  const members = new Float64Array(consRule.length);
+  let total = 0;
+  for (let c = 0; c < consRule.length; c++) {
+    let m = 0;
+    for (let j = itemStart[c]; j < itemStart[c + 1]; j++) m += upper(hi[j]) - upper(lo[j]) + 1;
+    m = Math.min(m, nb);
+    members[c] = consInvert[c] ? nb - m : m;
+    total += members[c];
+  }
+  if (total <= budget) return t;
+  // Demote the constraints with the most memberships first, until within budget; only those
+  // accepting ≥ 1/16 of the keys (a demoted check fails for a fraction 1 - accepted of the
+  // packets reaching it: each costs the datapath one more candidate step).
+  const order: number[] = [];
+  for (let c = 0; c < consRule.length; c++) {
+    if (itemStart[c + 1] - itemStart[c] > DEMOTE_MAX_RANGES) continue;
+    if (acceptedKeys(isPrefix, domain, itemA, itemB, itemStart[c], itemStart[c + 1], consInvert[c] === 1) * DEMOTE_MIN_FRACTION < domain) continue;
+    order.push(c);
+  }
+  order.sort((x, y) => members[y] - members[x] || x - y);
+  const wide = new Uint8Array(consRule.length);
+  const extra = new Uint8Array(rules.length);
+  let nwide = 0;
+  for (const c of order) {
+    if (total <= budget) break;
+    const r = consRule[c];
+    if (rules[r]!.residual.length + extra[r] >= DEMOTE_MAX_RESIDUALS) continue;
+    wide[c] = 1;
+    extra[r]++;
+    nwide++;
+    total -= members[c];
+  }
+  if (nwide === 0) return t;
 
   const out = new ConstraintTable();
   const demoted = new Map<number, ResidualCheck[]>();
@@ -280,7 +336,8 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, opti
           residual.push(...cm.residual);
         }
         if (!cm.fields) continue;
-        for (const f of Object.keys(cm.fields) as FieldName[]) {
+        for (const key in cm.fields) {
+          const f = key as FieldName;
           const fc = cm.fields[f];
           if (!fc) continue;
           constrained[f][idx] = 1;
