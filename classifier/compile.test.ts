@@ -199,6 +199,26 @@ export function specSetBytes(spec: TableSpec): { classBytes: number; classes: nu
 }
 
 describe('scale (measurements, not timed assertions)', () => {
+  it('keeps class sets bounded for wide / inverted port constraints (classBudget)', () => {
+    let seed = 7;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (const mode of ['! --dport N', 'random --dport lo:hi'] as const) {
+      const t = emptyTable('filter');
+      for (let i = 0; i < 10_000; i++) {
+        const a = Math.floor(rnd() * 65536);
+        const b = Math.floor(rnd() * 65536);
+        const dport: [number, number, boolean] = mode === '! --dport N' ? [a, a, true] : [Math.min(a, b), Math.max(a, b), false];
+        t.chains[0].rules.push(rule({ id: 16 + i, proto: { proto: 6, invert: false }, matches: [{ name: 'tcp', data: { dport } }], target: { kind: 'standard', verdict: 'ACCEPT' } }));
+      }
+      const t0 = performance.now();
+      const spec = compileTable(t, STUB_LOOKUP);
+      const m = specSetBytes(spec);
+      console.log(`compileTable 10000 rules '${mode}': ${(performance.now() - t0).toFixed(0)} ms; ${m.classes} classes, class sets ${(m.classBytes / 1048576).toFixed(1)} MiB`);
+      expect(m.classBytes).toBeLessThan(64 * 1048576);
+    }
+  });
+
+
   it('compiles 1k / 10k / 100k rules with distinct /32 sources and ports', () => {
     for (const n of [1_000, 10_000, 100_000]) {
       const t = bigTable(n);
