@@ -123,3 +123,14 @@ describe('save(parse(x)) round-trips', () => {
     });
   }
 });
+
+describe('edge ranges', () => {
+  it('a reversed udp port range matches no port, inverted every port (never NO_L4)', () => {
+    expect(m0('-p udp --sport 4:3').fields!.sport).toEqual({ kind: 'ranges', ranges: [], invert: false });
+    expect(m0('-p udp ! --sport 4:3').fields!.sport).toEqual({ kind: 'ranges', ranges: [[0, 65535]], invert: false });
+  });
+  it('dccp ports reach the classifier; types do not', () => {
+    expect(m0('-p dccp -m dccp --dport 5').fields!.dport).toEqual({ kind: 'ranges', ranges: [[5, 5]], invert: false });
+    expect(m0('-p dccp -m dccp --dccp-types SYNC').unsupported).toMatch(/dccp/);
+  });
+});

@@ -161,6 +161,8 @@ export function portText(port: number, proto: string, numeric: boolean): string 
  * readable first-fragment header), whether inverted or not.
  */
 export function portRanges(lo: number, hi: number, invert: boolean): Array<[number, number]> {
+  // A reversed range (udp accepts `--sport 4:3`) matches no port; inverted, every port.
+  if (lo > hi) return invert ? [[0, 65535]] : [];
   if (!invert) return [[lo, hi]];
   const out: Array<[number, number]> = [];
   if (lo > 0) out.push([0, lo - 1]);
