@@ -181,6 +181,22 @@ function demoteWide(
     while (i < nitems && itemCons[i] === c) i++;
     itemStart[c + 1] = i;
   }
+  // Cheap upper bound first (an item spans at most as many classes as it has keys, and no
+  // constraint spans more than all of them): typical rulesets stop here without sorting.
+  {
+    const nbMax = isPrefix ? nitems + 1 : Math.min(domain, 2 * nitems + 1);
+    let bound = 0;
+    for (let c = 0; c < consRule.length && bound <= budget; c++) {
+      if (consInvert[c]) {
+        bound += nbMax;
+        continue;
+      }
+      let w = 0;
+      for (let j = itemStart[c]; j < itemStart[c + 1] && w < nbMax; j++) w += isPrefix ? 2 ** (32 - itemB[j]) : itemB[j] - itemA[j] + 1;
+      bound += Math.min(w, nbMax);
+    }
+    if (bound <= budget) return t;
+  }
   // Items as key intervals; the sorted distinct interval bounds approximate the elementary
   // intervals (array fields) or LPM entries (prefix fields) the classes are built over.
   const lo = new Float64Array(nitems);
