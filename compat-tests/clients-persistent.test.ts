@@ -49,6 +49,8 @@ afterAll(() => {
 function persistent(ns: Ns, tools: string, etc: string, action: 'save' | 'start' | 'flush'): { code: number; out: string } {
   const script = 'mount --bind "$1" /etc/iptables && mount --bind "$2" /usr/local/sbin && exec /usr/sbin/netfilter-persistent "$3"';
   const r = ns.exec(['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, tools, action]);
+  // The outcome compares exit codes; say why one failed.
+  if (r.code !== 0) process.stderr.write(`netfilter-persistent ${action} in ${ns.name} (${tools}) → exit ${r.code}\n${r.stdout}${r.stderr}\n`);
   return { code: r.code, out: r.stdout + r.stderr };
 }
 
