@@ -65,8 +65,9 @@ function compileAddr(
   fields[field] = { kind: 'prefixes', prefixes: [{ addr, len }], invert: m.invert };
 }
 
-// Shared between rules (at most 2 * 256 * 3 shapes); nothing downstream mutates ranges.
-const protoRangesCache = new Map<string, Array<[number, number]>>();
+// Shared between rules, indexed by (proto + 1, invert, fragment state): 257 * 6 shapes;
+// nothing downstream mutates ranges.
+const protoRangesCache: Array<Array<[number, number]> | undefined> = new Array(257 * 6);
 
 /** Proto keys accepted by `-p p` (p < 0: no -p) and `-f`, as ranges over 0..511. */
 function protoRanges(p: number, invert: boolean, fragment: { invert: boolean } | undefined): Array<[number, number]> {
@@ -87,11 +88,11 @@ export function compileBase(rule: Readonly<Rule>): CompiledMatch {
   const protoConstrained = rule.proto !== undefined && rule.proto.proto !== 0;
   if (protoConstrained || rule.fragment) {
     const p = protoConstrained ? rule.proto!.proto & 0xff : -1;
-    const key = `${p}${rule.proto?.invert ? '!' : ''}/${rule.fragment ? (rule.fragment.invert ? '!f' : 'f') : ''}`;
-    let ranges = protoRangesCache.get(key);
+    const key = (p + 1) * 6 + (rule.proto?.invert ? 3 : 0) + (rule.fragment ? (rule.fragment.invert ? 2 : 1) : 0);
+    let ranges = protoRangesCache[key];
     if (ranges === undefined) {
       ranges = protoRanges(p, rule.proto?.invert ?? false, rule.fragment);
-      protoRangesCache.set(key, ranges);
+      protoRangesCache[key] = ranges;
     }
     fields.proto = { kind: 'ranges', ranges, invert: false };
   }
