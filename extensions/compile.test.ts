@@ -134,3 +134,16 @@ describe('edge ranges', () => {
     expect(m0('-p dccp -m dccp --dccp-types SYNC').unsupported).toMatch(/dccp/);
   });
 });
+
+describe('rule identity (equal) ignores option order', () => {
+  it('every module has equal, and order of options does not matter', async () => {
+    const { MATCHES, TARGETS } = await import('./index.ts');
+    for (const m of [...MATCHES.values(), ...TARGETS.values()]) expect(typeof m.equal, m.name).toBe('function');
+    const a = parseRuleForTest(shellSplit('-p tcp -m tcp --sport 1 --dport 2'));
+    const b = parseRuleForTest(shellSplit('-p tcp -m tcp --dport 2 --sport 1'));
+    expect(a.matches[0]!.mod.equal!(a.matches[0]!.data, b.matches[0]!.data)).toBe(true);
+    const c = parseRuleForTest(shellSplit('-m owner --gid-owner 0 --uid-owner 0'), 'filter', 'OUTPUT');
+    const d = parseRuleForTest(shellSplit('-m owner --uid-owner 0 --gid-owner root'), 'filter', 'OUTPUT');
+    expect(c.matches[0]!.mod.equal!(c.matches[0]!.data, d.matches[0]!.data)).toBe(true);
+  });
+});

@@ -48,6 +48,13 @@ const targetList: TargetModule<any>[] = [
   NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET,
 ];
 
+// Rule identity for -D / -C: modules without their own `equal` compare their canonical save
+// text (what iptables-nft compares is the kernel form, which save reproduces), so bookkeeping
+// such as the order options were given in never makes two equal rules differ.
+for (const m of [...matchList, ...targetList] as Array<MatchModule<any> | TargetModule<any>>) {
+  if (!m.equal) m.equal = (a: unknown, b: unknown) => m.save(a) === m.save(b);
+}
+
 export const MATCHES: ReadonlyMap<string, MatchModule<any>> = new Map<string, MatchModule<any>>(
   matchList.flatMap((m) => [[m.name, m] as [string, MatchModule<any>], ...(m.aliases ?? []).map((a) => [a, m] as [string, MatchModule<any>])]),
 );
