@@ -11,6 +11,12 @@
 //   datapath's bounded call stack never overflows).
 // - a rule is in a field's wildcard set iff it has no constraint on that field; a rule with
 //   several constraints on one field (e.g. -p tcp and the tcp match's proto) needs all of them.
+//   Exception (CompileOptions.classBudget): when a field's class sets would explode, wide
+//   constraints on src/dst/sport/dport are moved to the rule's residual checks as `cmp`, and
+//   the rule is wildcard on that field.
+// - RuleSpec.residual order: checks demoted by classBudget, then the base part's (non-prefix
+//   masks), then each match's in rule order. Stateful checks (limit, random, nth) carry no slot
+//   of their own: the encoder keys their state by (rule index, position in this list).
 import { findMatch as registryFindMatch, findTarget as registryFindTarget } from '../extensions/index.ts';
 import type { DatapathAction, MatchModule, TargetModule } from '../extensions/types.ts';
 import { otherProblem } from '../parser/errors.ts';
