@@ -74,6 +74,7 @@ export const HINTS: Record<string, Hint> = {
   string: { base: '', values: { algo: ['bm', 'kmp', 'bogus'], string: ['foo', "'a b'", "'|'"], 'hex-string': ["'|41 42|'", "'|00|'"], from: ['1'], to: ['100'] } },
   connbytes: { values: { connbytes: ['0:1000', '1000', 'x'], 'connbytes-dir': ['original', 'reply', 'both', 'bogus'], 'connbytes-mode': ['bytes', 'packets', 'avgpkt', 'bogus'] } },
   dccp: { prefix: '-p dccp', values: { sport: ['1', '1:2', '65536'], dport: ['2'], 'dccp-types': ['REQUEST,RESPONSE', 'INVALID', 'BOGUS'], 'dccp-option': ['1', '256'] } },
+  hashlimit: { base: '', values: { 'hashlimit-upto': ['1/sec', '1000/sec', '5/min', '0/sec'], 'hashlimit-above': ['10/sec'], 'hashlimit-burst': ['1', '10'], 'hashlimit-mode': ['srcip', 'srcip,dstport', 'bogus'], 'hashlimit-srcmask': ['24', '33'], 'hashlimit-htable-expire': ['2000'] } },
   NFLOG: { values: { 'nflog-group': ['1', '65535', '65536'], 'nflog-prefix': ["'abc def'", "''"], 'nflog-range': ['100'], 'nflog-size': ['100'], 'nflog-threshold': ['2'] } },
   NFQUEUE: { values: { 'queue-num': ['1', '65535', '65536'], 'queue-balance': ['0:3', '3:0'] } },
   CONNMARK: { values: { 'set-mark': ['1', '0x10/0xff'], 'set-xmark': ['0x10/0xff'], 'and-mark': ['1'], 'or-mark': ['1'], 'xor-mark': ['1'], mask: ['0xff'], ctmask: ['0xf'], nfmask: ['0xff'] } },
@@ -141,6 +142,14 @@ const COMPANION: Record<string, string> = {
   'IDLETIMER:label': '--timeout 5',
   'TEE:oif': '--gateway 1.2.3.4',
   'ipcomp:compres': '--ipcompspi 1',
+  'hashlimit:hashlimit-upto': '--hashlimit-name h',
+  'hashlimit:hashlimit-above': '--hashlimit-name h',
+  'hashlimit:hashlimit': '--hashlimit-name h',
+  'hashlimit:hashlimit-burst': '--hashlimit-upto 1/sec --hashlimit-name h',
+  'hashlimit:hashlimit-mode': '--hashlimit-upto 1/sec --hashlimit-name h',
+  'hashlimit:hashlimit-srcmask': '--hashlimit-upto 1/sec --hashlimit-name h',
+  'hashlimit:hashlimit-htable-expire': '--hashlimit-upto 1/sec --hashlimit-name h',
+  'hashlimit:hashlimit-name': '--hashlimit-upto 1/sec',
 };
 
 export interface GenCase {
