@@ -165,7 +165,7 @@ export function restoreCases(): Case[] {
 }
 
 /** Candidate values for generated extension option cases. */
-const VALUES = ['80', '1:1024', '0', '65535', '65536', 'x', '22,80,443', 'NEW,ESTABLISHED', '1.2.3.4-1.2.3.9', '00:11:22:33:44:55', '10/second', 'echo-request', '0x10/0xff', 'SYN,ACK SYN'];
+const VALUES = ['80', '1:1024', 'x', '65536', '22,80,443', 'NEW,ESTABLISHED', '1.2.3.4-1.2.3.9', '10/second', '0x10/0xff', 'SYN,ACK SYN'];
 
 export function extensionCases(): Case[] {
   const cases: Case[] = [];
@@ -186,7 +186,7 @@ export function extensionCases(): Case[] {
       VALUES.forEach((v, i) => {
         const vals = o.args === 2 ? v.split(' ').concat(v.includes(' ') ? [] : ['ALL']) : [v];
         steps.push(ipt(...prefix, `--${o.name}`, ...vals));
-        if (i < 3) steps.push(ipt(...prefix, '!', `--${o.name}`, ...vals));
+        if (i < 2) steps.push(ipt(...prefix, '!', `--${o.name}`, ...vals));
         if (i === 0) steps.push(ipt(...prefix, `--${o.name}`, ...vals, `--${o.name}`, ...vals));
       });
       steps.push(ipt(...prefix, `--${o.name}`));

@@ -8,8 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCases } from './cli-cases.ts';
-import { describeStep, diffCase, runCase, type Case, type CaseResult } from './cli-lib.ts';
-import { DIST_BIN, ROOT, Scratch } from './lib/netns.ts';
+import { DIST_BIN, describeStep, diffCase, runCase, type Case, type CaseResult } from './cli-lib.ts';
+import { ROOT, Scratch } from './lib/netns.ts';
 
 const SNAPSHOT = join(ROOT, 'compat-tests', 'known-differences.cli.txt');
 
@@ -32,31 +32,38 @@ function report(c: Case, a: CaseResult, b: CaseResult, labels: string[]): string
 }
 
 describe('CLI differential against iptables-nft', () => {
-  let nft: Scratch;
-  let bpf: Scratch;
+  // Cases run on WORKERS namespace pairs at once; each case resets its namespaces first.
+  const WORKERS = 6;
+  const pairs: Array<[Scratch, Scratch]> = [];
   beforeAll(() => {
     if (!existsSync(join(DIST_BIN, 'iptables'))) throw new Error('dist/bin/iptables missing: run `npm run build` first');
-    nft = Scratch.create('clin');
-    bpf = Scratch.create('clib');
+    for (let i = 0; i < WORKERS; i++) pairs.push([Scratch.create('clin'), Scratch.create('clib')]);
   });
   afterAll(() => {
-    nft?.destroy();
-    bpf?.destroy();
+    for (const [a, b] of pairs) {
+      a.destroy();
+      b.destroy();
+    }
   });
 
-  it('matches real iptables except for the known differences', () => {
+  it('matches real iptables except for the known differences', async () => {
     const cases = allCases();
-    const lines: string[] = [];
-    let details = '';
-    for (const c of cases) {
-      const a = runCase(nft, 'nft', c);
-      const b = runCase(bpf, 'bpftables', c);
-      const labels = diffCase(a, b);
-      if (labels.length) {
-        lines.push(`${c.id}\t${labels.join(' ')}`);
-        details += report(c, a, b, labels);
-      }
-    }
+    const outcome: Array<{ label?: string; details?: string }> = [];
+    let next = 0;
+    await Promise.all(
+      pairs.map(async ([nft, bpf]) => {
+        for (;;) {
+          const i = next++;
+          if (i >= cases.length) return;
+          const c = cases[i]!;
+          const [a, b] = await Promise.all([runCase(nft, 'nft', c), runCase(bpf, 'bpftables', c)]);
+          const labels = diffCase(a, b);
+          outcome[i] = labels.length ? { label: `${c.id}\t${labels.join(' ')}`, details: report(c, a, b, labels) } : {};
+        }
+      }),
+    );
+    const lines = outcome.filter((o) => o.label).map((o) => o.label!);
+    const details = outcome.map((o) => o.details ?? '').join('');
     const actual = lines.join('\n') + (lines.length ? '\n' : '');
     if (process.env.CLI_DIFF_REPORT) writeFileSync(process.env.CLI_DIFF_REPORT, details);
     if (process.env.CLI_DIFF_UPDATE === '1') writeFileSync(SNAPSHOT, actual);

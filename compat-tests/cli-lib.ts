@@ -2,11 +2,17 @@
 // iptables-restore invocations) in a scratch namespace against an implementation, then the
 // resulting `-S`, iptables-save and `-L -v -n --line-numbers`, and returns normalised text per
 // step. One `ip netns exec … bash` per case keeps the suite fast.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIST_BIN, Scratch, normalise, type Impl } from './lib/netns.ts';
+import { DIST_BIN as DEFAULT_DIST_BIN, Scratch, normalise, type Impl } from './lib/netns.ts';
+
+/** The binaries under test (BPFTABLES_DIST_BIN overrides dist/bin, e.g. for a private build). */
+export const DIST_BIN = process.env.BPFTABLES_DIST_BIN ?? DEFAULT_DIST_BIN;
+
+/** The CLI suite checks parsing and output; the datapath has its own suites (see state/bridge.ts). */
+const BPF_ENV: Record<string, string> = { BPFTABLES_TEST_NO_DATAPATH: '1' };
 
 export type Tool = 'iptables' | 'iptables-save' | 'iptables-restore';
 
@@ -50,7 +56,7 @@ function bin(impl: Impl, tool: Tool): string {
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Runs one case in `ns` (reset first) and returns raw results. */
-export function runCase(ns: Scratch, impl: Impl, c: Case): CaseResult {
+export async function runCase(ns: Scratch, impl: Impl, c: Case): Promise<CaseResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bpft-cli-'));
   try {
     const steps = c.steps.concat(FINAL);
@@ -63,12 +69,22 @@ export function runCase(ns: Scratch, impl: Impl, c: Case): CaseResult {
       writeFileSync(inFile, s.input ?? '');
       script += `${[bin(impl, s.tool), ...s.args].map(q).join(' ')} <${q(inFile)} >${q(join(dir, `o${i}`))} 2>${q(join(dir, `e${i}`))}; echo $? >${q(join(dir, `c${i}`))}\n`;
     });
-    const env = { ...process.env, ...(impl === 'bpftables' ? c.env ?? {} : {}) };
-    const r = spawnSync('ip', ['netns', 'exec', ns.name, 'bash', '-s'], { input: script, encoding: 'utf8', env, maxBuffer: 64 << 20 });
-    if (r.status !== 0) throw new Error(`runner failed: ${r.stderr}`);
+    // A lock file per namespace: the workers run side by side and never contend.
+    const env = { ...process.env, ...(impl === 'bpftables' ? { ...BPF_ENV, BPFTABLES_LOCK: join(tmpdir(), `${ns.name}.lock`), ...(c.env ?? {}) } : {}) };
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('ip', ['netns', 'exec', ns.name, 'bash', '-s'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`runner failed (${code}): ${err}`))));
+      child.stdin.end(script);
+    });
     const read = (f: string): string => {
-      const p = spawnSync('cat', [join(dir, f)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-      return p.stdout ?? '';
+      try {
+        return readFileSync(join(dir, f), 'utf8');
+      } catch {
+        return '';
+      }
     };
     const results: StepResult[] = steps.map((_, i) => ({
       stdout: normalise(read(`o${i}`)),

@@ -42,17 +42,18 @@ class PoolBuilder {
   used: number;
   readonly nsum: number;
   readonly nsup: number;
+  private singles = new Map<number, number>();
   private dedup = new Map<string, number>();
-  constructor(nsum: number) {
+  constructor(nsum: number, estimate = 0) {
     this.nsum = nsum;
     this.nsup = Math.ceil(nsum / 64);
-    this.words = new Uint32Array(2 * Math.max(POOL_INIT, 4 * nsum));
+    this.words = new Uint32Array(2 * Math.max(POOL_INIT, 4 * nsum, estimate));
     this.used = this.nsup + 2 * nsum; // the empty vector at offset 0 (all zero)
   }
   private ensure(n: number): void {
     if (n * 2 <= this.words.length) return;
     let len = this.words.length;
-    while (len < n * 2) len *= 2;
+    while (len < n * 2) len = Math.ceil(len * 1.5);
     const w = new Uint32Array(len);
     w.set(this.words.subarray(0, this.used * 2));
     this.words = w;
@@ -71,72 +72,84 @@ class PoolBuilder {
   /** Adds the vector of sorted rule indices; returns its pool offset. */
   add(indices: Uint32Array): number {
     if (indices.length === 0) return 0;
-    const key = dedupKey(indices);
-    const hit = this.dedup.get(key);
-    if (hit !== undefined) return hit;
+    // Identical sets share a vector (singletons are common across fields: the same rule is
+    // the only one with this address and with that port).
+    let key: string | undefined;
+    if (indices.length === 1) {
+      const hit = this.singles.get(indices[0]);
+      if (hit !== undefined) return hit;
+    } else {
+      key = dedupKey(indices);
+      const hit = this.dedup.get(key);
+      if (hit !== undefined) return hit;
+    }
     const nsum = this.nsum;
-    // Non-zero words (ascending).
-    const wordIdx: number[] = [];
-    const lo: number[] = [];
-    const hi: number[] = [];
+    const nsup = this.nsup;
+    let nw = 0;
     let prev = -1;
     for (let i = 0; i < indices.length; i++) {
-      const r = indices[i];
-      const w = r >>> 6;
+      const w = indices[i] >>> 6;
       if (w !== prev) {
-        wordIdx.push(w);
-        lo.push(0);
-        hi.push(0);
+        nw++;
         prev = w;
       }
-      const b = r & 63;
-      const last = wordIdx.length - 1;
-      if (b < 32) lo[last] = (lo[last] | (1 << b)) >>> 0;
-      else hi[last] = (hi[last] | (1 << (b - 32))) >>> 0;
     }
-    const nsup = this.nsup;
-    const len = nsup + 2 * nsum + wordIdx.length;
+    const len = nsup + 2 * nsum + nw;
     if (len > L.POOL_CHUNK) throw new EncodeError(`vector of ${len} words exceeds a pool chunk`);
     let off = this.used;
     if ((off & (L.POOL_CHUNK - 1)) + len > L.POOL_CHUNK) off = (off + L.POOL_CHUNK - 1) & ~(L.POOL_CHUNK - 1);
     this.ensure(off + len);
+    // The region is still zero (the pool only grows). Words are u32 pairs (lo, hi).
     const W = this.words;
-    const set = (word: number, bit: number) => {
-      const p = 2 * word + (bit < 32 ? 0 : 1);
-      W[p] = (W[p] | (1 << (bit & 31))) >>> 0;
-    };
-    for (const w of wordIdx) {
-      const j = w >>> 6;
-      set(off + nsup + j, w & 63); // summary
-      set(off + (j >>> 6), j & 63); // super
+    const sumBase = 2 * (off + nsup);
+    const pk = 2 * (off + nsup + 2 * nsum);
+    let wi = -1;
+    prev = -1;
+    for (let i = 0; i < indices.length; i++) {
+      const r = indices[i];
+      const w = r >>> 6;
+      if (w !== prev) {
+        wi++;
+        prev = w;
+        const j = w >>> 6;
+        const sb = w & 63;
+        W[sumBase + 2 * j + (sb >>> 5)] |= 1 << (sb & 31);
+        W[2 * (off + (j >>> 6)) + ((j & 63) >>> 5)] |= 1 << (j & 31);
+      }
+      const b = r & 63;
+      W[pk + 2 * wi + (b >>> 5)] |= 1 << (b & 31);
     }
     // ranks: number of non-zero words before word 64*j
     let k = 0;
+    const rankBase = 2 * (off + nsup + nsum);
     for (let j = 0; j < nsum; j++) {
-      W[2 * (off + nsup + nsum + j)] = k;
-      while (k < wordIdx.length && wordIdx[k] >>> 6 === j) k++;
-    }
-    const pk = off + nsup + 2 * nsum;
-    for (let i = 0; i < wordIdx.length; i++) {
-      W[2 * (pk + i)] = lo[i];
-      W[2 * (pk + i) + 1] = hi[i];
+      W[rankBase + 2 * j] = k;
+      k += popcount32(W[sumBase + 2 * j]) + popcount32(W[sumBase + 2 * j + 1]);
     }
     this.used = off + len;
-    this.dedup.set(key, off);
+    if (key === undefined) this.singles.set(indices[0], off);
+    else this.dedup.set(key, off);
     return off;
   }
+}
+
+function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
 const POOL_INIT = 1 << 14;
 
 function dedupKey(a: Uint32Array): string {
-  // Cheap content key: length + FNV-1a hash + first/last; collisions are resolved by also
-  // including the full content for short sets.
-  if (a.length <= 8) return `s${Array.prototype.join.call(a, ',')}`;
+  if (a.length <= 8) return Array.prototype.join.call(a, ',');
   let h = 0x811c9dc5;
-  for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 0x01000193) >>> 0;
   let h2 = 0;
-  for (let i = 0; i < a.length; i++) h2 = (Math.imul(h2, 31) + a[i]) >>> 0;
+  for (let i = 0; i < a.length; i++) {
+    h = Math.imul(h ^ a[i], 0x01000193) >>> 0;
+    h2 = (Math.imul(h2, 31) + a[i]) >>> 0;
+  }
+  // Hash collisions are astronomically unlikely with two 32-bit hashes + length + ends.
   return `h${a.length}:${h}:${h2}:${a[0]}:${a[a.length - 1]}`;
 }
 
@@ -250,7 +263,14 @@ export function encodeSpec(spec: TableSpec): Encoded {
   const nwords = nrules / 64;
   const nsum = Math.ceil(nwords / 64);
   if (nsum > L.MAX_NSUM) throw new EncodeError(`${nrules} rule indices exceed the datapath's ${L.MAX_NSUM * 4096}`);
-  const pool = new PoolBuilder(nsum);
+  // Upper bound of the pool size (no dedup, no chunk padding): avoids regrowing a large array.
+  let estimate = 0;
+  for (const fs of Object.values(spec.fields)) {
+    if (!fs) continue;
+    estimate += (fs.classes.length + 2) * (Math.ceil(nsum / 64) + 2 * nsum) + fs.wildcard.length;
+    for (const c of fs.classes) estimate += c.length;
+  }
+  const pool = new PoolBuilder(nsum, Math.min(estimate + L.POOL_CHUNK, 1 << 27));
 
   const meta = Buffer.alloc(L.META_SIZE);
   const keymap = Buffer.alloc(L.KM_SIZE * 4);
