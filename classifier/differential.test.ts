@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { zeroCounters, type Chain, type Rule, type Table, type TargetInstance } from '../ruleset/types.ts';
 import { prefixMask } from './base.ts';
 import { compileTable } from './compile.ts';
-import { CT_INVALID, CT_UNTRACKED, NO_L4, NO_TCPFLAGS, type PacketKey, type ResidualCheck } from './fields.ts';
+import { CT_INVALID, CT_UNTRACKED, FIELD_DOMAIN, NO_L4, NO_TCPFLAGS, type PacketKey, type ResidualCheck } from './fields.ts';
 import { classifySpec, type Hook } from './lookup.ts';
 import { referenceClassify } from './reference.ts';
+import type { TableSpec } from './spec.ts';
 import { STUB_LOOKUP, type TcpStub } from './testing.ts';
 
 const ADDRS = [0x0a000000, 0x0a010000, 0x0a010200, 0x0a010203, 0x0a0102ff, 0xc0a80000, 0xc0a80101, 0];
@@ -188,6 +189,59 @@ function oracle(counterId: number, check: ResidualCheck, pkt: PacketKey): boolea
 
 const HOOKS: Hook[] = ['INPUT', 'FORWARD', 'OUTPUT'];
 
+/** The structural promises of spec.ts that the BPF encoder relies on. */
+function checkSpecInvariants(spec: TableSpec): void {
+  expect(spec.nrules % 64).toBe(0);
+  expect(spec.nrules).toBeGreaterThanOrEqual(64);
+  expect(spec.rules.length).toBe(spec.nrules);
+  const owner = new Int32Array(spec.nrules).fill(-1);
+  spec.chains.forEach((c, id) => {
+    expect(c.firstRule % 64).toBe(0);
+    expect(c.endRule).toBeGreaterThanOrEqual(c.firstRule);
+    expect(c.endRule).toBeLessThanOrEqual(spec.nrules);
+    for (let i = c.firstRule; i < c.endRule; i++) {
+      expect(owner[i]).toBe(-1);
+      owner[i] = id;
+    }
+    expect(c.counterId).toBe(id < 3 ? id : -1);
+  });
+  spec.rules.forEach((r, i) => expect(r === null).toBe(owner[i] < 0));
+  for (const r of spec.rules) {
+    if (r && (r.action.kind === 'jump' || r.action.kind === 'goto')) expect(r.action.chain).toBeGreaterThanOrEqual(3);
+  }
+  const real = spec.rules.filter((r) => r !== null).length;
+  for (const [f, fs] of Object.entries(spec.fields)) {
+    if (!fs) continue;
+    const sorted = (a: Uint32Array) => a.every((v, i) => i === 0 || a[i - 1] < v);
+    expect(sorted(fs.wildcard), f).toBe(true);
+    const wild = new Set(fs.wildcard);
+    for (const i of fs.wildcard) expect(owner[i]).toBeGreaterThanOrEqual(0);
+    const constraining = new Set<number>();
+    const seen = new Set<string>();
+    for (const c of fs.classes) {
+      expect(sorted(c), f).toBe(true);
+      for (const i of c) {
+        expect(wild.has(i)).toBe(false);
+        expect(owner[i]).toBeGreaterThanOrEqual(0);
+        constraining.add(i);
+      }
+      seen.add(Array.from(c).join(','));
+    }
+    expect(seen.size, `${f}: classes are distinct sets`).toBe(fs.classes.length);
+    expect(constraining.size + wild.size).toBeLessThanOrEqual(real);
+    if (fs.kind === 'array') {
+      expect(fs.keyToClass.length).toBe(FIELD_DOMAIN[f as keyof typeof FIELD_DOMAIN]);
+      const used = new Set(fs.keyToClass);
+      expect(used.size).toBe(fs.classes.length);
+    } else if (fs.kind === 'lpm') {
+      expect(fs.entries.some((e) => e.prefix.len === 0 && e.prefix.addr === 0)).toBe(true);
+      for (const e of fs.entries) expect(((e.prefix.addr & prefixMask(e.prefix.len)) >>> 0) === e.prefix.addr).toBe(true);
+    } else {
+      expect(fs.entries.some((e) => e.name === '' && !e.exact)).toBe(true);
+    }
+  }
+}
+
 function compare(table: Table, hook: Hook, pkt: PacketKey): void {
   const spec = compileTable(table, STUB_LOOKUP);
   const got = classifySpec(spec, hook, pkt, oracle);
@@ -206,6 +260,7 @@ describe('compiled LBVS tables agree with the linear reference', () => {
       fc.assert(
         fc.property(tableArb, fc.array(packetArb(hook), { minLength: 1, maxLength: 25 }), (table, pkts) => {
           const spec = compileTable(table, STUB_LOOKUP);
+          checkSpecInvariants(spec);
           for (const pkt of pkts) {
             const got = classifySpec(spec, hook, pkt, oracle);
             const want = referenceClassify(table, hook, pkt, { lookup: STUB_LOOKUP, residual: oracle });
@@ -226,6 +281,7 @@ describe('compiled LBVS tables agree with the linear reference', () => {
     fc.assert(
       fc.property(tableArb, fc.constantFrom(...HOOKS).chain((h) => fc.tuple(fc.constant(h), fc.array(packetArb(h), { minLength: 1, maxLength: 20 }))), (table, [hook, pkts]) => {
         const spec = compileTable(table, STUB_LOOKUP, { classBudget: 0 });
+        checkSpecInvariants(spec);
         for (const pkt of pkts) {
           const got = classifySpec(spec, hook, pkt, oracle);
           const want = referenceClassify(table, hook, pkt, { lookup: STUB_LOOKUP, residual: oracle });
