@@ -166,8 +166,11 @@ export class Datapath {
     const root = bpffsRoot(true)!;
     const base = `${root}/bpftables`;
     mkdirSync(base, { recursive: true });
-    // Leftovers of an interrupted creation.
-    for (const n of readdirSync(base)) if (n.startsWith(`${cookie}_tmp_`)) rmSync(`${base}/${n}`, { recursive: true, force: true });
+    // Leftovers of interrupted creations: ours, and any whose creating process is gone.
+    for (const n of readdirSync(base)) {
+      const m = /^(\d+)_tmp_(\d+)$/.exec(n);
+      if (m && (m[1] === String(cookie) || !existsSync(`/proc/${m[2]}`))) rmSync(`${base}/${n}`, { recursive: true, force: true });
+    }
     const final = `${base}/${cookie}`;
     const tmp = `${final}_tmp_${process.pid}`;
     mkdirSync(tmp);
