@@ -154,14 +154,44 @@ export class Datapath {
     const dir = pinDir(cookie, false);
     if (!dir || !existsSync(`${dir}/cfg`)) return undefined;
     const dp = new Datapath(dir, cookie);
-    for (const n of [...PINNED_MAPS, 'prog']) dp.fds.set(n, dp.getPin(`${dir}/${n}`));
+    try {
+      for (const n of [...PINNED_MAPS, 'prog']) dp.fds.set(n, dp.getPin(`${dir}/${n}`));
+    } catch (e) {
+      dp.close();
+      throw e;
+    }
     return dp;
+  }
+
+  /**
+   * Whether the pinned maps have this build's layout (a datapath pinned by an older build must
+   * be torn down and recreated: its map value sizes differ).
+   */
+  layoutMatches(): boolean {
+    return (
+      mapInfo(this.fd('meta')).valueSize === L.META_SIZE &&
+      mapInfo(this.fd('keymap')).valueSize === L.KM_SIZE * 4 &&
+      mapInfo(this.innerFd(0, 'pool')).valueSize === L.POOL_CHUNK * 8 &&
+      mapInfo(this.innerFd(0, 'rules')).valueSize === L.RULE_SIZE
+    );
   }
 
   /** Opens the existing datapath of this namespace or creates and attaches one. */
   static ensure(opts: DatapathOptions = {}): Datapath {
-    const existing = Datapath.open();
-    if (existing) return existing;
+    let existing: Datapath | undefined;
+    try {
+      existing = Datapath.open();
+    } catch {
+      existing = undefined; // half-removed pins: recreate below
+    }
+    if (existing && existing.layoutMatches()) return existing;
+    if (existing) {
+      process.stderr.write(`bpftables: the pinned datapath at ${existing.dir} has an older map layout; recreating it (counters restart)\n`);
+      existing.teardown();
+    } else {
+      const stale = pinDir(netnsCookie(), false);
+      if (stale && existsSync(stale)) rmSync(stale, { recursive: true, force: true });
+    }
     const cookie = netnsCookie();
     const root = bpffsRoot(true)!;
     const base = `${root}/bpftables`;
