@@ -677,9 +677,35 @@ static __noinline int parse(struct bpf_nf_ctx *ctx, struct scratch *x)
 	struct pkt *p = &x->p;
 	struct ct_pkt *cp = &x->cp;
 	struct bpf_dynptr dp;
-	__u8 ipbuf[20];
 	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &dp))
 		return -1;
+	__u32 skblen = skb->len;
+	p->mark = skb->mark;
+	p->pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
+	p->skblen = skblen;
+	__builtin_memset(cp, 0, sizeof(*cp));
+	/* Fast path, one slice: option-less header, first fragment (or unfragmented) TCP/UDP. */
+	if (skblen >= 40) {
+		__u8 fb[40];
+		__u8 *h = bpf_dynptr_slice(&dp, 0, fb, 40);
+		if (h && h[0] == 0x45 && !(h[6] & 0x1f) && !h[7] && (h[9] == 6 || h[9] == 17)) {
+			struct iphdr *ih = (struct iphdr *)h;
+			p->saddr = bpf_ntohl(ih->saddr);
+			p->daddr = bpf_ntohl(ih->daddr);
+			p->proto = h[9];
+			p->ipflags = bpf_ntohs(ih->frag_off);
+			p->frag = 0;
+			p->len = bpf_ntohs(ih->tot_len);
+			p->ttl = h[8];
+			p->tos = h[1];
+			p->sport = (__u32)h[20] << 8 | h[21];
+			p->dport = (__u32)h[22] << 8 | h[23];
+			p->tcpflags = h[9] == 6 ? h[33] : NO_TCPFLAGS;
+			cp->l4ok = 1;
+			return 0;
+		}
+	}
+	__u8 ipbuf[20];
 	struct iphdr *ip = bpf_dynptr_slice(&dp, 0, ipbuf, sizeof(ipbuf));
 	if (!ip)
 		return -1;
@@ -694,13 +720,9 @@ static __noinline int parse(struct bpf_nf_ctx *ctx, struct scratch *x)
 	p->len = bpf_ntohs(ip->tot_len);
 	p->ttl = ip->ttl;
 	p->tos = ip->tos;
-	p->mark = skb->mark;
-	p->pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
-	p->skblen = skb->len;
 	p->sport = NO_L4;
 	p->dport = NO_L4;
 	p->tcpflags = NO_TCPFLAGS;
-	__builtin_memset(cp, 0, sizeof(*cp));
 	if (p->frag)
 		return 0;
 	__u8 l4buf[20];
