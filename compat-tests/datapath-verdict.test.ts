@@ -5,7 +5,7 @@
 // test_run facts (kernel 6.18, net/bpf/test_run.c): the hook state's in device is NULL and the
 // out device is loopback for every hook, so keys are iif '' / oif 'lo'.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDatapath, type Datapath, type HookName } from '../bpf/loader/api.ts';
+import { ensureDatapath, formatLogRecord, type Datapath, type HookName } from '../bpf/loader/api.ts';
 import { CT_INVALID, CT_NEW, CT_UNTRACKED, type PacketKey } from '../classifier/fields.ts';
 import { compileTable } from '../classifier/compile.ts';
 import { classifySpec, type ResidualOracle } from '../classifier/lookup.ts';
@@ -197,6 +197,7 @@ describe('hand-built rulesets', () => {
     expect(recs.length).toBe(1);
     expect(recs[0]).toMatchObject({ counterId: 16, hook: 'INPUT', level: 4, prefix: '', oif: 'lo', len: 36 });
     expect(recs[0].packet.readUInt32BE(12)).toBe(A);
+    expect(formatLogRecord(recs[0])).toBe('IN= OUT=lo SRC=10.0.0.1 DST=10.0.0.2 LEN=36 TOS=0x00 PREC=0x00 TTL=64 ID=4660 PROTO=UDP SPT=9 DPT=10 LEN=0'); // craft() leaves the UDP length 0
   });
 
   it('MARK is refused by the encoder (a netfilter program cannot write skb->mark)', () => {

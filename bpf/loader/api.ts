@@ -15,6 +15,7 @@ export type { CounterValue, DatapathOptions, HookName, LogRecord, TestRunResult 
 export { specIsTrivial, encodeSpec, EncodeError } from './encode.ts';
 export { KernelError } from './libbpf.ts';
 export { pinDir, bpffsRoot } from './bpffs.ts';
+export { formatLogRecord } from './logfmt.ts';
 
 /** The calling thread's network namespace cookie (SO_NETNS_COOKIE). */
 export function netnsCookie(): bigint {
