@@ -599,7 +599,7 @@ export const SET: TargetModule<Record<string, never>> = {
     return d;
   },
   finalCheck() {
-    throw parameterProblem('You must specify either `--add-set\' or `--del-set\'');
+    throw parameterProblem("You must specify either `--add-set' or `--del-set' or `--map-set'");
   },
   print: () => '',
   save: () => '',
