@@ -25,4 +25,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npm run --silent build
+
+# Real iptables clients driven by compat-tests/clients-*.test.ts.
+bash compat-tests/clients/setup.sh
 echo "setup: ok"
