@@ -4,12 +4,11 @@
 // median wall time reported, with the ratio bpftables / iptables-legacy. Times include one
 // fork+exec from Node (the `spawn` row shows that overhead alone).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan, Step, TimerOutput } from './nstimer.ts';
 import { mixedRestore, mixedRules } from './lib/rulesets.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, ROOT, sleep } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, ROOT, sleep, tempDir } from './lib/ns.ts';
 
 export type CliImpl = 'iptables-legacy' | 'iptables-nft' | 'bpftables';
 export const CLI_IMPLS: CliImpl[] = ['iptables-legacy', 'iptables-nft', 'bpftables'];
@@ -136,7 +135,8 @@ export function spawnOverheadMs(reps: number): number {
 }
 
 export async function runCli(o: CliOptions): Promise<CliPoint[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'bpft-bench-'));
+  const tmp = tempDir();
+  const dir = tmp.dir;
   const points: CliPoint[] = [];
   try {
     const files: Record<string, string> = {};
@@ -179,7 +179,7 @@ export async function runCli(o: CliOptions): Promise<CliPoint[]> {
       o.log(`  ${op.padEnd(12)} ${line.join(' | ')}`);
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
   return points;
 }

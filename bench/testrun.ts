@@ -7,12 +7,11 @@
 // sends and the same test context (struct nf_hook_state: hook = NF_INET_LOCAL_IN, pf = IPv4)
 // as the empty program gets here.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchObject } from './lib/bpfobj.ts';
 import { ATTACH_NETFILTER, BpfObject, PROG_TYPE_NETFILTER, testRun } from './lib/libbpf.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, nsExec, ROOT, sleep } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, nsExec, ROOT, sleep, tempDir } from './lib/ns.ts';
 import { udpFrame } from './lib/packet.ts';
 import { throughputRestore } from './lib/rulesets.ts';
 
@@ -55,7 +54,8 @@ export async function runTestRun(sizes: number[], log: (s: string) => void): Pro
   } finally {
     obj.close();
   }
-  const dir = mkdtempSync(join(tmpdir(), 'bpft-bench-'));
+  const tmp = tempDir();
+  const dir = tmp.dir;
   try {
     for (const n of sizes) {
       await sleep(0); // lets a SIGINT/SIGTERM handler run between sizes
@@ -89,7 +89,7 @@ export async function runTestRun(sizes: number[], log: (s: string) => void): Pro
       log(`  bpftables ${String(n).padStart(6)} rules: ${p.nsPerPacket === null ? `n/a (${p.note})` : `${p.nsPerPacket} ns/packet${p.note ? ` (${p.note})` : ''}`}`);
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
   return points;
 }

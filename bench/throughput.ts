@@ -12,13 +12,12 @@
 // Every firewall gets a fresh topology; every result is also given as a ratio to the
 // no-firewall rate of the same run, since absolute rates vary between runs and machines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchObject } from './lib/bpfobj.ts';
 import { udpFrame } from './lib/packet.ts';
 import { throughputNft, throughputRestore, type MatchSpec } from './lib/rulesets.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, must, nsExec, nsMust, onCleanup, ROOT, sleep } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, must, nsExec, nsMust, onCleanup, ROOT, sleep, tempDir } from './lib/ns.ts';
 
 export type FwImpl = 'none' | 'iptables-legacy' | 'iptables-nft' | 'nftables-set' | 'bpftables';
 export type Hook = 'INPUT' | 'FORWARD';
@@ -214,7 +213,8 @@ async function bpftablesEnforces(t: Topology, m: MatchSpec, dir: string): Promis
 
 export async function runThroughput(o: ThroughputOptions): Promise<ThroughputPoint[]> {
   const points: ThroughputPoint[] = [];
-  const dir = mkdtempSync(join(tmpdir(), 'bpft-bench-'));
+  const tmp = tempDir();
+  const dir = tmp.dir;
   try {
     for (const hook of o.hooks) {
       const m: MatchSpec = { chain: hook, srcIp: SRC_IP, dstPort: DST_PORT };
@@ -276,7 +276,7 @@ export async function runThroughput(o: ThroughputOptions): Promise<ThroughputPoi
       }
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
   return points;
 }

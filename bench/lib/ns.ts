@@ -3,7 +3,8 @@
 // from its SIGINT/SIGTERM handlers, so an interrupted bench leaves nothing behind. Addresses
 // are 10.203.x.y and exist only inside these namespaces.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -88,3 +89,17 @@ export function median(xs: number[]): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A temporary directory removed by the returned function, or by destroyAll() on a signal. */
+export function tempDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'bpft-bench-'));
+  const rm = (): void => rmSync(dir, { recursive: true, force: true });
+  const unregister = onCleanup(rm);
+  return {
+    dir,
+    remove: () => {
+      unregister();
+      rm();
+    },
+  };
+}
