@@ -187,6 +187,25 @@ describe('hand-built rulesets', () => {
     expect(c.get(20)!.packets).toBe(1n);
   });
 
+  it('statistic nth: every 3rd packet from --packet 0 (xt_statistic counting)', () => {
+    const t = emptyTable('filter');
+    t.chains[0].rules.push(r({ id: 16, proto: { proto: 17, invert: false }, target: DROP }));
+    const base = compileTable(t, STUB_LOOKUP);
+    // Hand-edit the compiled rule: the stub registry has no statistic --mode nth.
+    const spec: TableSpec = { ...base, rules: base.rules.map((x) => (x && x.counterId === 16 ? { ...x, residual: [{ kind: 'nth', every: 3, packet: 0, invert: false }] } : x)) };
+    inNs(() => dp.commit(spec, [{ id: 16, packets: 0n, bytes: 0n }]));
+    const v = Array.from({ length: 7 }, () => run({ src: A, dst: B, proto: 17, sport: 1, dport: 2 }));
+    expect(v).toEqual(['ACCEPT', 'ACCEPT', 'DROP', 'ACCEPT', 'ACCEPT', 'DROP', 'ACCEPT']);
+    // A commit without a counter write for 16 keeps the count; with one (a new rule) it restarts.
+    inNs(() => dp.commit(spec, []));
+    expect(run({ src: A, dst: B, proto: 17, sport: 1, dport: 2 })).toBe('ACCEPT');
+    expect(run({ src: A, dst: B, proto: 17, sport: 1, dport: 2 })).toBe('DROP');
+    inNs(() => dp.commit(spec, [{ id: 16, packets: 0n, bytes: 0n }]));
+    expect(run({ src: A, dst: B, proto: 17, sport: 1, dport: 2 })).toBe('ACCEPT');
+    expect(run({ src: A, dst: B, proto: 17, sport: 1, dport: 2 })).toBe('ACCEPT');
+    expect(run({ src: A, dst: B, proto: 17, sport: 1, dport: 2 })).toBe('DROP');
+  });
+
   it('LOG is non-terminating and emits a ring-buffer record with prefix and level', () => {
     const t = emptyTable('filter');
     t.chains[0].rules.push(r({ id: 16, proto: { proto: 17, invert: false }, target: { kind: 'extension', name: 'LOG', data: {} } }), r({ id: 17, proto: { proto: 17, invert: false }, target: DROP }));

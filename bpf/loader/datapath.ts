@@ -388,6 +388,16 @@ export class Datapath {
     check(api.update(this.fd('keymap'), u32(g), enc.keymap, 0n) as number, 'writing the key map');
     check(api.update(this.fd('meta'), u32(g), enc.meta, 0n) as number, 'writing the generation header');
     this.writeCounters(counterWrites);
+    // A written counter slot is a new rule (or -Z / -c): its limit bucket / nth count restart
+    // too, so a reused id never inherits a deleted rule's state.
+    if (enc.statefulIds.length && counterWrites.length) {
+      const written = new Set(counterWrites.map((c) => c.id));
+      const rs = this.fd('resstate');
+      for (const id of enc.statefulIds) {
+        if (!written.has(id)) continue;
+        for (let op = 0; op < L.MAX_RES_OPS; op++) api.del(rs, u32(id * L.MAX_RES_OPS + op));
+      }
+    }
     const cfg = Buffer.alloc(L.CFG_SIZE);
     cfg.writeUInt32LE(g, 0);
     cfg.writeUInt32LE(enc.ctOn ? 1 : 0, 4);

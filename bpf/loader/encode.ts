@@ -33,6 +33,8 @@ export interface Encoded {
   ctOn: boolean;
   /** Highest counter id referenced. */
   maxCounter: number;
+  /** Counter ids of rules with limit / nth checks (their state lives in `resstate`). */
+  statefulIds: number[];
 }
 
 export class EncodeError extends Error {}
@@ -336,6 +338,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
   const resRows: number[][] = [];
   const logs: Buffer[] = [];
   let maxCounter = 2;
+  const statefulIds: number[] = [];
   for (let i = 0; i < nrules; i++) {
     const r = spec.rules[i];
     if (!r) continue;
@@ -366,6 +369,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
     rules.writeUInt8(ACTION_CODE[a.kind], o + 16);
     rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows) : 0, o + 17);
     if (r.counterId > maxCounter) maxCounter = r.counterId;
+    if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth')) statefulIds.push(r.counterId);
   }
   for (const c of spec.chains) if (c.counterId > maxCounter) maxCounter = c.counterId;
   const res = Buffer.alloc(Math.max(1, resRows.length) * L.RES_SIZE);
@@ -400,6 +404,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
     lpm,
     ctOn: spec.fields.ctstate !== undefined,
     maxCounter,
+    statefulIds,
   };
 }
 
