@@ -114,6 +114,8 @@ export function parsePort(s: string, proto: string | undefined): number {
  * keeps the low 16 bits) or a service name of any protocol.
  */
 export function x6Port(s: string): number {
+  // getaddrinfo treats an empty service as port 0.
+  if (s === '') return 0;
   if (/^\d+$/.test(s)) return Number(BigInt(s) & 0xffffn);
   const p = servicePort(s);
   if (p !== undefined) return p;

@@ -2,6 +2,7 @@
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
 import { saveString, x6Seen } from '../lib.ts';
+import { truncateBytes } from '../target/LOG.ts';
 
 export interface CommentData {
   comment: string;
@@ -15,8 +16,8 @@ export const comment: MatchModule<CommentData> = {
   parse(d, option, args, invert) {
     x6Seen((d.seen ??= []), 'comment', option, invert, false);
     const c = args[0]!;
-    if (new TextEncoder().encode(c).length > 255) throw parameterProblem(`comment: option "--comment" is too long (max 255 chars).\n`);
-    d.comment = c;
+    // XT_MAX_COMMENT_LEN is 256 including the terminator: longer comments are cut, as iptables-nft does.
+    d.comment = truncateBytes(c, 255);
     return d;
   },
   finalCheck(d) {

@@ -38,10 +38,10 @@ export const connbytes: MatchModule<ConnbytesData> = {
       d.to = parts.length > 1 ? num(parts[1]!, U64MAX) : U64MAX;
       if (inv) d.invert = true;
     } else if (o === 'connbytes-dir') {
-      if (!['original', 'reply', 'both'].includes(v)) throw parameterProblem(`Unknown --connbytes-dir "${v}"`);
+      if (!['original', 'reply', 'both'].includes(v)) throw parameterProblem(`Unknown --connbytes-dir \`${v}'`);
       d.dir = v;
     } else {
-      if (!['packets', 'bytes', 'avgpkt'].includes(v)) throw parameterProblem(`Unknown --connbytes-mode "${v}"`);
+      if (!['packets', 'bytes', 'avgpkt'].includes(v)) throw parameterProblem(`Unknown --connbytes-mode \`${v}'`);
       d.mode = v;
     }
     return d;

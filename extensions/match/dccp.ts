@@ -71,8 +71,8 @@ export const dccp: MatchModule<DccpData> = {
     else if (o === 'dport') [d.dpts, d.dpInv] = [x6PortRange(v), i];
     else if (o === 'dccp-types') [d.types, d.typesInv] = [parseTypes(v), i];
     else {
-      const n = strtouiFull(v, 0, 255);
-      if (n === undefined) throw parameterProblem(`dccp: bad value for option "--dccp-option", or out of range (0-255).\n`);
+      const n = strtouiFull(v, 1, 255);
+      if (n === undefined) throw parameterProblem(`dccp: bad value for option "--dccp-option", or out of range (1-255).\n`);
       [d.option, d.optInv] = [n, i];
     }
     return d;

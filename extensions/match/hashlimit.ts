@@ -3,7 +3,7 @@
 // rates ("1mb/s") are kept as typed. The datapath has no per-flow buckets.
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
-import { x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+import { kernelInvalid, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 import { atoi } from './limit.ts';
 
 const SCALE = 1000000;
@@ -111,7 +111,7 @@ export const hashlimit: MatchModule<HashlimitData> = {
         if (/^\d+[kmg]?b\//i.test(v)) d.bytes = v;
         else {
           const p = parseRate(v);
-          if (p === undefined) throw parameterProblem(`bad rate "${v}"'`);
+          if (p === undefined) throw parameterProblem(`hashlimit: Bad value for "--hashlimit-${key === 'hashlimit-above' ? 'above' : 'upto'}" option: "${v}"`);
           d.period = p;
         }
         break;
@@ -121,7 +121,7 @@ export const hashlimit: MatchModule<HashlimitData> = {
         break;
       case 'hashlimit-mode':
         for (const m of v.split(',')) {
-          if (!MODES.includes(m)) throw parameterProblem(`hashlimit: bad value for option "--hashlimit-mode", or out of range (${m}).\n`);
+          if (!MODES.includes(m)) throw parameterProblem(`hashlimit: Bad value for "--hashlimit-mode" option: "${v}"`);
           if (!d.mode.includes(m)) d.mode.push(m);
         }
         break;
@@ -141,15 +141,17 @@ export const hashlimit: MatchModule<HashlimitData> = {
         d.expire = x6Uint('hashlimit', key, v, 0, 0xffffffff);
         break;
       case 'hashlimit-srcmask':
-        d.srcmask = x6Uint('hashlimit', key, v, 0, 32);
+      case 'hashlimit-dstmask': {
+        // XTTYPE_PLENMASK: a prefix length; the kernel refuses lengths above 32.
+        if (!/^\d+$/.test(v) || Number(v) > 255) throw parameterProblem(`hashlimit: bad value for option "--${key}", neither a valid network mask nor valid CIDR (0-32).\n`);
+        if (key === 'hashlimit-srcmask') d.srcmask = Number(v);
+        else d.dstmask = Number(v);
         break;
-      case 'hashlimit-dstmask':
-        d.dstmask = x6Uint('hashlimit', key, v, 0, 32);
-        break;
+      }
     }
     return d;
   },
-  finalCheck(d) {
+  finalCheck(d, ctx) {
     const seen = d.seen ?? [];
     if (!seen.includes('hashlimit-upto') && !seen.includes('hashlimit-above')) throw parameterProblem('You have to specify --hashlimit');
     x6Fcheck(
@@ -161,6 +163,7 @@ export const hashlimit: MatchModule<HashlimitData> = {
       })),
       seen,
     );
+    if (d.srcmask > 32 || d.dstmask > 32) throw kernelInvalid(ctx.chain);
   },
   print: (d) => text(d, ''),
   save: (d) => text(d, '--'),

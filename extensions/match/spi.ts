@@ -30,6 +30,7 @@ function spiModule(name: 'esp' | 'ah' | 'ipcomp', option: string, proto: number,
       if (ctx.proto?.proto !== proto || ctx.proto.invert) throw kernelInvalid(ctx.chain);
     },
     print(d) {
+      if (name === 'ipcomp' && !d.spis) d = { ...d, spis: [0, 0] };
       let s = name === 'ah' ? 'ah ' : label;
       if (d.spis) {
         const inv = d.invert ? '!' : '';
@@ -40,6 +41,8 @@ function spiModule(name: 'esp' | 'ah' | 'ipcomp', option: string, proto: number,
       return s;
     },
     save(d) {
+      // iptables-nft lists the ipcomp SPI even when none was given (0).
+      if (name === 'ipcomp' && !d.spis) d = { ...d, spis: [0, 0] };
       const p: string[] = [];
       if (d.spis) p.push(`${d.invert ? '! ' : ''}--${option} ${d.spis[0] === d.spis[1] ? d.spis[0] : `${d.spis[0]}:${d.spis[1]}`}`);
       if (d.compres) p.push('--compres');

@@ -346,7 +346,7 @@ export const TCPMSS: TargetModule<TcpmssData> = {
   init: () => ({}),
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'TCPMSS', o, inv, false);
-    if (o === 'set-mss') d.mss = x6Uint('TCPMSS', o, a[0]!, 0, 65535);
+    if (o === 'set-mss') d.mss = x6Uint('TCPMSS', o, a[0]!, 0, 65515);
     else d.clamp = true;
     return d;
   },
