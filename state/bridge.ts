@@ -17,6 +17,12 @@ const POLICY_SLOT: Readonly<Record<string, number>> = { INPUT: 0, FORWARD: 1, OU
 
 let cachedKey: string | undefined;
 
+/**
+ * BPFTABLES_TEST_NO_DATAPATH=1 keeps everything in the model (no kernel work): only for the CLI
+ * differential suite, whose thousands of commands test parsing and output, not enforcement.
+ */
+const noDatapath = (): boolean => process.env.BPFTABLES_TEST_NO_DATAPATH === '1';
+
 /** Key of the current network namespace: its cookie, as a decimal string. */
 export function namespaceKey(): string {
   cachedKey ??= netnsCookie().toString();
@@ -29,6 +35,7 @@ function hasDatapathWork(t: Table | undefined): boolean {
 
 /** Called on every loaded ruleset before it is listed or edited: counters from the kernel. */
 export function beforeRead(ruleset: Ruleset): Ruleset {
+  if (noDatapath()) return ruleset;
   const filter = ruleset.tables.filter;
   if (!hasDatapathWork(filter)) return ruleset;
   const dp = openDatapath();
@@ -61,6 +68,7 @@ function sameCounters(a: Counters, b: Counters): boolean {
  * slots (the state layer never reuses an id of `oldRuleset` for a different rule in one commit).
  */
 export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
+  if (noDatapath()) return;
   const filter = newRuleset.tables.filter ?? emptyTable('filter');
   const spec = compileTable(filter);
   if (specIsTrivial(spec)) {
@@ -101,5 +109,6 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
 
 /** Called by `--bpftables-teardown` before the state directory is removed. */
 export function teardown(): void {
+  if (noDatapath()) return;
   openDatapath()?.teardown();
 }
