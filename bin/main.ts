@@ -144,7 +144,12 @@ async function runIptables(argv: string[]): Promise<number> {
     const cmd = r.command;
     for (const w of cmd.warnings) errBuf += w + '\n';
     checkTableName(cmd.table);
-    const e = { ...env(), program: prog, hostName: cmd.list.numeric ? undefined : hostResolver() };
+    let resolver: ((addr: number) => string | undefined) | undefined;
+    const e = {
+      ...env(),
+      program: prog,
+      hostName: cmd.list.numeric ? undefined : (addr: number) => (resolver ??= hostResolver())(addr),
+    };
     if (!isWriteCommand(cmd)) {
       const res = execute(bridge.beforeRead(loadRuleset()), cmd, e);
       outBuf += res.stdout;
