@@ -40,9 +40,12 @@ export function beforeRead(ruleset: Ruleset): Ruleset {
   if (!hasDatapathWork(filter)) return ruleset;
   const dp = openDatapath();
   if (!dp) return ruleset;
+  // Only the slots in use: a full-map batch read walks every slot (262,144 by default).
+  const ids = [0, 1, 2];
+  for (const c of filter!.chains) for (const r of c.rules) if (r.id !== undefined) ids.push(r.id);
   let counters: Map<number, Counters>;
   try {
-    counters = dp.readCounters();
+    counters = dp.readCounters(ids);
   } finally {
     dp.close();
   }
@@ -68,9 +71,10 @@ function sameCounters(a: Counters, b: Counters): boolean {
  * slots (the state layer never reuses an id of `oldRuleset` for a different rule in one commit).
  */
 export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
-  if (noDatapath()) return;
   const filter = newRuleset.tables.filter ?? emptyTable('filter');
+  // Compiled even without a datapath: a rule the datapath could not enforce is refused the same.
   const spec = compileTable(filter);
+  if (noDatapath()) return;
   if (specIsTrivial(spec)) {
     const dp = openDatapath();
     dp?.teardown();
