@@ -226,7 +226,7 @@ class Getopt {
     const body = w.slice(2);
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
-    const all = BASE_LONG.concat(this.extOpts);
+    const all = this.extOpts.length ? BASE_LONG.concat(this.extOpts) : BASE_LONG;
     let found: LongOpt | undefined;
     for (const o of all) {
       if (o.name === name) {
@@ -307,6 +307,13 @@ function scanInt(s: string): number | undefined {
   return m[1] === '-' ? -v : v;
 }
 
+const COMMAND_KINDS: Readonly<Record<number, CommandKind>> = {
+  [CMD_INSERT]: 'insert', [CMD_DELETE]: 'delete', [CMD_DELETE_NUM]: 'delete-num', [CMD_REPLACE]: 'replace',
+  [CMD_APPEND]: 'append', [CMD_FLUSH]: 'flush', [CMD_ZERO]: 'zero', [CMD_NEW_CHAIN]: 'new-chain',
+  [CMD_DELETE_CHAIN]: 'delete-chain', [CMD_SET_POLICY]: 'policy', [CMD_RENAME_CHAIN]: 'rename-chain',
+  [CMD_ZERO_NUM]: 'zero-num', [CMD_CHECK]: 'check',
+};
+
 const STANDARD_VERDICTS = new Set(['ACCEPT', 'DROP', 'RETURN']);
 
 /** Whether a name is taken by a target (for -N's "may not clash with target name"). */
@@ -372,11 +379,14 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   };
 
   const ruleSoFar = (): Rule => buildRule(undefined, undefined);
+  // `rule` is built only when a module reads it (most never do).
   const ctx = (): ParseContext => ({
     table: table as ParseContext['table'],
     chain: chain ?? '',
     proto: opts & OPT_PROTOCOL ? { proto, invert: (invflags & OPT_PROTOCOL) !== 0 } : undefined,
-    rule: ruleSoFar(),
+    get rule(): Rule {
+      return ruleSoFar();
+    },
   });
 
   function buildRule(src: AddrMask | undefined, dst: AddrMask | undefined): Rule {
@@ -758,13 +768,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
     if (command & CMD_ZERO) zero = 'chain';
     if (command & CMD_ZERO_NUM) zero = 'rule';
   } else {
-    const kinds: Record<number, CommandKind> = {
-      [CMD_INSERT]: 'insert', [CMD_DELETE]: 'delete', [CMD_DELETE_NUM]: 'delete-num', [CMD_REPLACE]: 'replace',
-      [CMD_APPEND]: 'append', [CMD_FLUSH]: 'flush', [CMD_ZERO]: 'zero', [CMD_NEW_CHAIN]: 'new-chain',
-      [CMD_DELETE_CHAIN]: 'delete-chain', [CMD_SET_POLICY]: 'policy', [CMD_RENAME_CHAIN]: 'rename-chain',
-      [CMD_ZERO_NUM]: 'zero-num', [CMD_CHECK]: 'check',
-    };
-    kind = kinds[command]!;
+    kind = COMMAND_KINDS[command]!;
   }
 
   const cmd: Command = {
