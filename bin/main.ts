@@ -261,8 +261,8 @@ async function runSave(argv: string[]): Promise<number> {
     return 1;
   }
   if (table !== undefined && !(TABLE_NAMES as readonly string[]).includes(table)) {
-    errBuf += `${prog} v${VERSION}: table '${table}' does not exist\nPerhaps iptables or your kernel needs to be upgraded.\n`;
-    return 3;
+    errBuf += `Table \`${table}' does not exist\n`;
+    return 1;
   }
   const ruleset = bridge.beforeRead(loadRuleset());
   const text = formatSave(ruleset, { counters, table: table as TableName | undefined, date: ctime(new Date()) });

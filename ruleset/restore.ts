@@ -85,7 +85,11 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
         curTable = table as TableName;
         if (opts.table !== undefined && opts.table !== table) continue;
         if (!opts.noflush) {
-          if (opts.verbose) for (const c of chainsInOrder(tx.view(curTable))) stdout += `Flushing chain \`${c.name}'\n`;
+          if (opts.verbose) {
+            const chains = chainsInOrder(tx.view(curTable));
+            for (const c of chains) stdout += `Flushing chain \`${c.name}'\n`;
+            for (const c of chains) if (c.policy === undefined) stdout += `Deleting chain \`${c.name}'\n`;
+          }
           tx.reset(curTable);
         }
         tx.writable(curTable);
