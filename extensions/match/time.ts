@@ -35,10 +35,10 @@ function parseDaytime(s: string): number {
 
 function parseDate(s: string): number {
   const m = /^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2})(?:T(\d{1,2})(?::(\d{1,2})(?::(\d{1,2}))?)?)?)?)?$/.exec(s);
-  if (!m) throw parameterProblem(`invalid date "${s}" specified, should be YYYY[-MM[-DD[Thh[:mm[:ss]]]]] format`);
+  if (!m) throw parameterProblem(`Invalid date "${s}" specified. Should be YYYY[-MM[-DD[Thh[:mm[:ss]]]]]`);
   const [y, mo, d, h, mi, se] = [m[1], m[2] ?? '1', m[3] ?? '1', m[4] ?? '0', m[5] ?? '0', m[6] ?? '0'].map(Number) as number[];
   if (y! < 1970 || mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || se! > 59) {
-    throw parameterProblem(`invalid date "${s}" specified, should be YYYY[-MM[-DD[Thh[:mm[:ss]]]]] format`);
+    throw parameterProblem(`Invalid date "${s}" specified. Should be YYYY[-MM[-DD[Thh[:mm[:ss]]]]]`);
   }
   const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, se!) / 1000;
   return Math.min(t, DATE_MAX);
@@ -47,8 +47,9 @@ function parseDate(s: string): number {
 function parseWeekdays(s: string): number {
   let mask = 0;
   for (const w of s.split(',')) {
+    if (w === '0') throw parameterProblem('No, the week does NOT begin with Sunday.');
     const n = /^[1-7]$/.test(w) ? Number(w) : WEEKDAYS.findIndex((d) => d !== '' && d.toLowerCase() === w.toLowerCase());
-    if (n < 1) throw parameterProblem(`Cannot parse "${w}" - unknown weekday or number`);
+    if (n < 1) throw parameterProblem(`${w} is not a valid day specifier`);
     mask |= 1 << n;
   }
   return mask;
@@ -57,8 +58,9 @@ function parseWeekdays(s: string): number {
 function parseMonthdays(s: string): number {
   let mask = 0;
   for (const w of s.split(',')) {
-    const n = /^\d+$/.test(w) ? Number(w) : 0;
-    if (n < 1 || n > 31) throw parameterProblem(`time: bad value for option "--monthdays", or out of range (${w}).\n`);
+    const n = /^\d+$/.test(w) ? Number(w) : -1;
+    // Day 0 is accepted (and lists as nothing), as iptables does.
+    if (n < 0 || n > 31) throw parameterProblem(`${w} is not a valid day for --monthdays`);
     mask = (mask | (1 << n)) >>> 0;
   }
   return mask;
@@ -125,6 +127,9 @@ export const time: MatchModule<TimeData> = {
         break;
     }
     return d;
+  },
+  finalCheck(d) {
+    if (d.contiguous && d.dayStop >= d.dayStart) throw parameterProblem('time: --contiguous only makes sense when stoptime is smaller than starttime');
   },
   print(d) {
     let s = 'TIME';

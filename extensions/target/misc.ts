@@ -242,7 +242,7 @@ export const CLASSIFY: TargetModule<ClassifyData> = {
     if (ctx.table !== 'mangle' || ['PREROUTING', 'INPUT'].includes(ctx.chain)) throw kernelInvalid(ctx.chain);
   },
   print: (d) => `CLASSIFY set ${d.major.toString(16)}:${d.minor.toString(16)}`,
-  save: (d) => `--set-class ${d.major.toString(16)}:${d.minor.toString(16)}`,
+  save: (d) => `--set-class ${d.major.toString(16).padStart(4, '0')}:${d.minor.toString(16).padStart(4, '0')}`,
   compile: no('CLASSIFY', 'the datapath does not set traffic classes'),
 };
 
@@ -442,7 +442,7 @@ export const CHECKSUM: TargetModule<{ fill?: boolean; seen?: string[] }> = {
     return d;
   },
   finalCheck(d, ctx) {
-    if (!d.fill) throw parameterProblem('CHECKSUM target: Parameter --checksum-fill is required');
+    if (!d.fill) throw parameterProblem('CHECKSUM: option "--checksum-fill" must be specified\n');
     onlyTables(ctx, ['mangle']);
   },
   print: () => 'CHECKSUM fill',
@@ -462,7 +462,7 @@ export const TTL: TargetModule<TtlTargetData> = {
   init: () => ({ value: 0 }),
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'TTL', o, inv, false);
-    d.value = x6Uint('TTL', o, a[0]!, 0, 255);
+    d.value = x6Uint('TTL', o, a[0]!, o === 'ttl-set' ? 0 : 1, 255);
     d.mode = o.slice(4) as TtlTargetData['mode'];
     return d;
   },
@@ -493,6 +493,7 @@ export const ECN: TargetModule<EcnTargetData> = {
     return d;
   },
   finalCheck(d, ctx) {
+    if (!d.remove) throw parameterProblem('ECN target: An operation is required');
     onlyTables(ctx, ['mangle']);
     if (d.remove && (ctx.proto?.proto !== 6 || ctx.proto.invert)) throw kernelInvalid(ctx.chain);
   },
@@ -569,7 +570,7 @@ export const NETMAP: TargetModule<NetmapData> = {
     const [ip, len] = a[0]!.split('/');
     const v = parseIPv4(ip ?? '');
     const l = len === undefined ? 32 : strtouiFull(len, 0, 32, 10);
-    if (v === undefined || l === undefined) throw parameterProblem(`NETMAP: bad value for option "--to", or out of range.\n`);
+    if (v === undefined || l === undefined) throw parameterProblem('getaddrinfo: Temporary failure in name resolution\n');
     d.addr = v;
     d.len = l;
     return d;
