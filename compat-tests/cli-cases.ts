@@ -165,7 +165,7 @@ export function restoreCases(): Case[] {
 }
 
 /** Candidate values for generated extension option cases. */
-const VALUES = ['80', '1:1024', 'x', '65536', '22,80,443', 'NEW,ESTABLISHED', '1.2.3.4-1.2.3.9', '10/second', '0x10/0xff', 'SYN,ACK SYN'];
+const VALUES = ['80', '1:1024', 'x', 'NEW,ESTABLISHED', 'SYN,ACK SYN'];
 
 export function extensionCases(): Case[] {
   const cases: Case[] = [];
@@ -186,7 +186,7 @@ export function extensionCases(): Case[] {
       VALUES.forEach((v, i) => {
         const vals = o.args === 2 ? v.split(' ').concat(v.includes(' ') ? [] : ['ALL']) : [v];
         steps.push(ipt(...prefix, `--${o.name}`, ...vals));
-        if (i < 2) steps.push(ipt(...prefix, '!', `--${o.name}`, ...vals));
+        if (i < 1) steps.push(ipt(...prefix, '!', `--${o.name}`, ...vals));
         if (i === 0) steps.push(ipt(...prefix, `--${o.name}`, ...vals, `--${o.name}`, ...vals));
       });
       steps.push(ipt(...prefix, `--${o.name}`));
@@ -205,7 +205,7 @@ export function extensionCases(): Case[] {
         steps.push(ipt(...prefix, `--${o.name}`));
         continue;
       }
-      for (const v of ['1', 'x', '1.2.3.4', '1.2.3.4:80', 'icmp-host-unreachable', 'tcp-reset', 'info', '7', '0x1/0xff', '8', 'pfx', '1024-2000']) steps.push(ipt(...prefix, `--${o.name}`, v));
+      for (const v of ['1', 'x', '1.2.3.4:80', 'tcp-reset', 'info']) steps.push(ipt(...prefix, `--${o.name}`, v));
     }
     steps.push(ipt('-t', table, '-L', '-n'), ipt('-t', table, '-S'));
     for (let i = 0; i < steps.length; i += 40) cases.push({ id: `target ${name} ${i / 40}`, steps: steps.slice(i, i + 40), env: { BPFTABLES_MODEL_ONLY: '1' } });
