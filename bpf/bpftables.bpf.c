@@ -222,8 +222,10 @@ static __always_inline void stat_inc(__u32 i)
 		*v += 1;
 }
 
-static __always_inline void count(__u32 id, __u32 bytes)
+static __always_inline void count(__u32 dry, __u32 id, __u32 bytes)
 {
+	if (dry)
+		return;
 	struct counter_val *c = bpf_map_lookup_elem(&counters, &id);
 	if (c) {
 		c->packets += 1;
@@ -281,7 +283,19 @@ struct scratch {
 	__u32 stack[CALL_DEPTH];
 	__u8 iif[16];
 	__u8 oif[16];
+	/* Set by the caller before classify(). */
+	__u32 l3off;  /* IP header offset in the skb (0 netfilter, 14 tc) */
+	__u32 dry;    /* tc pre-pass: no counters, LOG, state updates */
+	/* Results besides the verdict. */
+	__u32 rej;    /* REJECT_HIT | reply code when the verdict came from a REJECT rule */
+	__u32 abort;  /* dry run met a stateful match (limit / statistic): verdict unknown */
+	/* tc (reject.h): route of the packet, kept here to keep the tc frame small. */
+	__u32 t_oif;
+	__u32 t_saddr; /* network order */
+	__u32 t_daddr;
+	__u32 t_pad;  /* tc ingress: chain (0 INPUT, 1 FORWARD) */
 };
+#define REJECT_HIT 0x80000000u
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -302,7 +316,7 @@ struct run {
 	__u64 *w[NFIELDS];
 	__u64 *s[NFIELDS];
 	struct scratch *x;
-	struct bpf_nf_ctx *nctx;
+	void *skb;    /* struct __sk_buff * (netfilter: the BTF sk_buff) for dynptrs */
 	__u64 *chunk0;
 };
 
@@ -387,6 +401,8 @@ struct res_ctx {
 	__u32 counter;
 	__u32 opi;
 	__u32 ok;     /* 1 while all ops passed */
+	__u32 dry;
+	__u32 abort;
 };
 
 /* v1 or v2 within one of the n ranges stored after the op (bounded loop, no extra frame). */
@@ -419,6 +435,12 @@ static long res_step(__u32 i, struct res_ctx *c)
 	int m = 0;
 	struct pkt *p = c->p;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
+	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH)) {
+		/* A dry run must not consume state; the verdict is left to the netfilter program. */
+		c->abort = 1;
+		c->ok = 0;
+		return 1;
+	}
 	switch (e->kind) {
 	case R_CMP: {
 		__u32 v = scalar(p, e->field) & e->mask;
@@ -486,14 +508,18 @@ static __always_inline int residuals_pass(struct run *r, struct rule_ent *re)
 	void *res = gen_map(&gen_res, r->x);
 	if (!res)
 		return 0;
-	struct res_ctx c = { .res = res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1 };
+	struct res_ctx c = { .res = res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1, .dry = r->x->dry };
 	bpf_loop(MAX_RES_OPS, res_step, &c, 0);
+	if (c.abort)
+		r->x->abort = 1;
 	return c.ok && c.off >= c.end;
 }
 
 static __noinline void emit_log(struct run *r, struct rule_ent *re)
 {
 	struct scratch *x = r->x;
+	if (x->dry)
+		return;
 	__u32 slot = re->arg;
 	void *logc = gen_map(&gen_log, x);
 	struct log_cfg *lc = logc ? bpf_map_lookup_elem(logc, &slot) : 0;
@@ -513,14 +539,15 @@ static __noinline void emit_log(struct run *r, struct rule_ent *re)
 	__builtin_memcpy(rec->oif, x->oif, 16);
 	rec->len = x->p.skblen;
 	struct bpf_dynptr dp;
-	if (!bpf_dynptr_from_skb((struct __sk_buff *)r->nctx->skb, 0, &dp)) {
-		__u32 cap = x->p.skblen;
+	if (!bpf_dynptr_from_skb((struct __sk_buff *)r->skb, 0, &dp)) {
+		__u32 cap = x->p.skblen, l3 = x->l3off & 0xff;
 		/* Copy in 16-byte pieces: slices need constant sizes. */
 #pragma unroll
 		for (int o = 0; o < (int)sizeof(rec->pkt); o += 16) {
 			if (o + 16 <= cap) {
-				__u8 buf[16];
-				__u8 *s = bpf_dynptr_slice(&dp, o, buf, 16);
+				/* The record itself is the slice's bounce buffer (stack is scarce: the
+				 * tc programs call this three frames deep). */
+				__u8 *s = bpf_dynptr_slice(&dp, l3 + o, rec->pkt + o, 16);
 				if (s) {
 					__builtin_memcpy(rec->pkt + o, s, 16);
 					rec->caplen = o + 16;
@@ -552,7 +579,7 @@ static __always_inline int chain_end(struct run *r)
 		x->verdict = NF_DROP;
 		return 1;
 	}
-	count(ce->counter, x->p.skblen);
+	count(x->dry, ce->counter, x->p.skblen);
 	x->verdict = ce->policy == A_DROP ? NF_DROP : NF_ACCEPT;
 	return 1;
 }
@@ -570,16 +597,24 @@ static long step(__u32 i, struct run *r)
 		struct rule_ent *re = rule_at(x, idx);
 		if (!re)
 			return 0;
-		if (!residuals_pass(r, re))
+		if (!residuals_pass(r, re)) {
+			if (x->abort) {
+				x->verdict = NF_DROP;
+				return 1;
+			}
 			return 0;
-		count(re->counter, x->p.skblen);
+		}
+		count(x->dry, re->counter, x->p.skblen);
 		x->k = idx + 1;
 		switch (re->action) {
 		case A_ACCEPT:
 			x->verdict = NF_ACCEPT;
 			return 1;
-		case A_DROP:
 		case A_REJECT:
+			x->rej = REJECT_HIT | (re->arg & 0xffff);
+			x->verdict = NF_DROP;
+			return 1;
+		case A_DROP:
 			x->verdict = NF_DROP;
 			return 1;
 		case A_LOG:
@@ -671,23 +706,21 @@ static long step(__u32 i, struct run *r)
  * reads with skb_header_pointer: tcp 20 (struct tcphdr), udp/udplite 8, sctp/dccp 12, icmp 4;
  * a shorter first fragment gets NO_L4 / NO_TCPFLAGS keys. */
 /* Fill x->p / x->cp from the packet. Returns 0, or -1 for an unreadable / malformed IPv4 header. */
-static __noinline int parse(struct bpf_nf_ctx *ctx, struct scratch *x)
+/* The caller sets x->l3off and p->skblen / mark / pkttype (skblen counts from the IP header). */
+static __noinline int parse(void *skb, struct scratch *x)
 {
-	struct sk_buff *skb = ctx->skb;
 	struct pkt *p = &x->p;
 	struct ct_pkt *cp = &x->cp;
 	struct bpf_dynptr dp;
 	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &dp))
 		return -1;
-	__u32 skblen = skb->len;
-	p->mark = skb->mark;
-	p->pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
-	p->skblen = skblen;
+	__u32 skblen = p->skblen;
+	__u32 l3 = x->l3off & 0xff;
 	__builtin_memset(cp, 0, sizeof(*cp));
 	/* Fast path, one slice: option-less header, first fragment (or unfragmented) TCP/UDP. */
 	if (skblen >= 40) {
 		__u8 fb[40];
-		__u8 *h = bpf_dynptr_slice(&dp, 0, fb, 40);
+		__u8 *h = bpf_dynptr_slice(&dp, l3, fb, 40);
 		if (h && h[0] == 0x45 && !(h[6] & 0x1f) && !h[7] && (h[9] == 6 || h[9] == 17)) {
 			struct iphdr *ih = (struct iphdr *)h;
 			p->saddr = bpf_ntohl(ih->saddr);
@@ -706,12 +739,12 @@ static __noinline int parse(struct bpf_nf_ctx *ctx, struct scratch *x)
 		}
 	}
 	__u8 ipbuf[20];
-	struct iphdr *ip = bpf_dynptr_slice(&dp, 0, ipbuf, sizeof(ipbuf));
+	struct iphdr *ip = bpf_dynptr_slice(&dp, l3, ipbuf, sizeof(ipbuf));
 	if (!ip)
 		return -1;
 	if (ip->version != 4 || ip->ihl < 5)
 		return -1;
-	__u32 thoff = ip->ihl * 4;
+	__u32 thoff = l3 + ip->ihl * 4;
 	p->saddr = bpf_ntohl(ip->saddr);
 	p->daddr = bpf_ntohl(ip->daddr);
 	p->proto = ip->protocol;
@@ -861,24 +894,28 @@ static __noinline int setup_fields(struct run *r, struct meta *m, struct keymap_
 	return 0;
 }
 
-static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, struct scratch *x, __u32 chain0)
+/* Classifies the packet at x->l3off of skb from built-in chain chain0 in generation gen.
+ * The caller fills x->iif / oif, x->l3off, x->dry and p->skblen / mark / pkttype. */
+static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x, __u32 chain0, __u32 gen)
 {
 	struct pkt *p = &x->p;
 	p->hook = chain0;
-	if (parse(ctx, x)) {
+	x->rej = 0;
+	x->abort = 0;
+	if (parse(skb, x)) {
 		/* Unreadable or malformed IPv4 header: the stack validated real packets before the
 		 * hooks (ip_rcv), so only crafted test input gets here. Drop. */
 		stat_inc(2);
 		return NF_DROP;
 	}
 
-	__u32 gen = cf->active & 1;
+	gen &= 1;
 	struct meta *m = bpf_map_lookup_elem(&meta, &gen);
 	struct keymap_val *km = bpf_map_lookup_elem(&keymap, &gen);
 	void *pool = bpf_map_lookup_elem(&gen_pool, &gen);
 	struct run r = {};
 	r.x = x;
-	r.nctx = ctx;
+	r.skb = skb;
 	x->gen = gen;
 	if (!m || !km || !pool) {
 		stat_inc(3);
@@ -907,19 +944,6 @@ static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, stru
 	x->verdict = 2;
 	x->sp = 0;
 
-	/* Device names: direct (PROBE_MEM) loads through the BTF pointers. */
-	struct net_device *in = ctx->state->in, *out = ctx->state->out;
-	__u64 *iw = (__u64 *)x->iif, *ow = (__u64 *)x->oif;
-	iw[0] = 0; iw[1] = 0; ow[0] = 0; ow[1] = 0;
-	if (in) {
-		iw[0] = *(__u64 *)&in->name[0];
-		iw[1] = *(__u64 *)&in->name[8];
-	}
-	if (out) {
-		ow[0] = *(__u64 *)&out->name[0];
-		ow[1] = *(__u64 *)&out->name[8];
-	}
-
 	struct ct_val *ce = 0;
 	int ct_new = 0;
 	if (cf->ct_on)
@@ -944,10 +968,12 @@ static __always_inline int classify(struct bpf_nf_ctx *ctx, struct cfg *cf, stru
 	} else {
 		verdict = x->verdict == NF_ACCEPT ? NF_ACCEPT : NF_DROP;
 	}
-	if (cf->ct_on)
+	if (cf->ct_on && !x->dry)
 		ct_confirm(x, ce, ct_new, verdict);
 	return verdict;
 }
+
+#include "reject.h"
 
 SEC("netfilter")
 int bpftables_filter(struct bpf_nf_ctx *ctx)
@@ -974,8 +1000,31 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 	*lvl = l + 1;
 	struct scratch *x = bpf_map_lookup_elem(&scratch, &l);
 	int v = NF_DROP;
-	if (x)
-		v = classify(ctx, cf, x, chain0);
+	if (x) {
+		struct sk_buff *skb = ctx->skb;
+		/* Device names: direct (PROBE_MEM) loads through the BTF pointers. */
+		struct net_device *in = ctx->state->in, *out = ctx->state->out;
+		__u64 *iw = (__u64 *)x->iif, *ow = (__u64 *)x->oif;
+		iw[0] = 0; iw[1] = 0; ow[0] = 0; ow[1] = 0;
+		if (in) {
+			iw[0] = *(__u64 *)&in->name[0];
+			iw[1] = *(__u64 *)&in->name[8];
+		}
+		if (out) {
+			ow[0] = *(__u64 *)&out->name[0];
+			ow[1] = *(__u64 *)&out->name[8];
+		}
+		x->l3off = 0;
+		x->dry = 0;
+		x->p.skblen = skb->len;
+		x->p.mark = skb->mark;
+		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
+		v = classify(skb, cf, x, chain0, cf->active);
+		/* OUTPUT REJECT whose reply the tc egress program sends (reject.h). */
+		if (chain0 == 2 && v == NF_DROP && x->rej && out && reject_defer(ctx, x, out))
+			v = NF_ACCEPT;
+	}
 	*lvl = l;
 	return v;
 }
+

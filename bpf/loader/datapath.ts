@@ -30,6 +30,13 @@ import {
   KernelError,
   netfilterLinkCreate,
   TestRunOpts,
+  BPF_PROG_TYPE_SCHED_CLS,
+  BPF_TCX_INGRESS,
+  BPF_TCX_EGRESS,
+  tcxLinkCreate,
+  listInterfaces,
+  ARPHRD_ETHER,
+  ARPHRD_LOOPBACK,
 } from './libbpf.ts';
 
 export type HookName = 'INPUT' | 'FORWARD' | 'OUTPUT';
@@ -70,7 +77,9 @@ export interface LogRecord {
   packet: Buffer;
 }
 
-const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats'] as const;
+const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs'] as const;
+/** The tc programs that send REJECT replies (reject.h), pinned next to `prog`. */
+const TC_PROGS = { prog_tci: 'bpftables_tc_in', prog_tco: 'bpftables_tc_out' } as const;
 type MapName = (typeof PINNED_MAPS)[number];
 
 /** Inner maps of one generation. */
@@ -155,7 +164,7 @@ export class Datapath {
     if (!dir || !existsSync(`${dir}/cfg`)) return undefined;
     const dp = new Datapath(dir, cookie);
     try {
-      for (const n of [...PINNED_MAPS, 'prog']) dp.fds.set(n, dp.getPin(`${dir}/${n}`));
+      for (const n of [...PINNED_MAPS, 'prog', ...Object.keys(TC_PROGS)]) dp.fds.set(n, dp.getPin(`${dir}/${n}`));
     } catch (e) {
       dp.close();
       throw e;
@@ -238,6 +247,10 @@ export class Datapath {
       if (!prog) throw new Error(`bpftables: program bpftables_filter missing in ${path}`);
       check(api.progSetType(prog, BPF_PROG_TYPE_NETFILTER) as number, 'setting the program type');
       check(api.progSetAttach(prog, BPF_NETFILTER) as number, 'setting the expected attach type');
+      for (const name of Object.values(TC_PROGS)) {
+        const p = api.findProg(obj, name);
+        if (p) check(api.progSetType(p, BPF_PROG_TYPE_SCHED_CLS) as number, `setting the type of ${name}`);
+      }
       const sizes: Array<[string, number | undefined]> = [
         ['counters', opts.counterSlots],
         ['ct', opts.conntrackSize],
@@ -251,6 +264,12 @@ export class Datapath {
       const pfd = api.progFd(prog) as number;
       check(api.objPin(pfd, `${this.dir}/prog`) as number, 'pinning the program');
       this.fds.set('prog', this.getPin(`${this.dir}/prog`));
+      for (const [pin, name] of Object.entries(TC_PROGS)) {
+        const p = api.findProg(obj, name);
+        if (!p) throw new Error(`bpftables: program ${name} missing in ${path}`);
+        check(api.objPin(api.progFd(p) as number, `${this.dir}/${pin}`) as number, `pinning ${name}`);
+        this.fds.set(pin, this.getPin(`${this.dir}/${pin}`));
+      }
       for (const n of PINNED_MAPS) {
         const m = api.findMap(obj, n);
         if (!m) throw new Error(`bpftables: map ${n} missing in ${path}`);
@@ -398,10 +417,75 @@ export class Datapath {
         for (let op = 0; op < L.MAX_RES_OPS; op++) api.del(rs, u32(id * L.MAX_RES_OPS + op));
       }
     }
+    // REJECT replies need the tc programs on every interface before the REJECT rules go live;
+    // without REJECT rules they come off after the flip.
+    if (enc.hasReject) this.syncTc(true);
     const cfg = Buffer.alloc(L.CFG_SIZE);
     cfg.writeUInt32LE(g, 0);
     cfg.writeUInt32LE(enc.ctOn ? 1 : 0, 4);
     check(api.update(this.fd('cfg'), u32(0), cfg, 0n) as number, 'flipping the active generation');
+    if (!enc.hasReject) this.syncTc(false);
+  }
+
+  /**
+   * Attaches (on) the REJECT tc programs to the ingress and egress of every Ethernet and
+   * loopback interface of this namespace that lacks them and records the interfaces in
+   * `tcifs`; detaches them everywhere (off). Links are pinned as `tc_in_<ifindex>` /
+   * `tc_out_<ifindex>`; those of interfaces that are gone are removed. Interfaces created
+   * later are covered from the next commit on (their REJECTs only drop until then).
+   */
+  syncTc(on: boolean): void {
+    const want = on ? listInterfaces().filter((i) => i.type === ARPHRD_ETHER || i.type === ARPHRD_LOOPBACK) : [];
+    const wanted = new Set(want.map((i) => String(i.index)));
+    const tcifs = this.fd('tcifs');
+    for (const n of readdirSync(this.dir)) {
+      const m = /^tc_(in|out)_(\d+)$/.exec(n);
+      if (m && !wanted.has(m[2])) rmSync(`${this.dir}/${n}`, { force: true });
+    }
+    // tcifs: stale keys first (enumerate, then delete).
+    const stale: Buffer[] = [];
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(4);
+      if ((api.nextKey(tcifs, prev, next) as number) < 0) break;
+      if (!wanted.has(String(next.readUInt32LE(0)))) stale.push(next);
+      prev = next;
+    }
+    for (const k of stale) api.del(tcifs, k);
+    for (const i of want) {
+      for (const [dir, prog, type] of [['in', 'prog_tci', BPF_TCX_INGRESS], ['out', 'prog_tco', BPF_TCX_EGRESS]] as const) {
+        const pin = `${this.dir}/tc_${dir}_${i.index}`;
+        if (existsSync(pin) && tcLinkAlive(pin, i.index)) continue;
+        rmSync(pin, { force: true });
+        const lfd = tcxLinkCreate(this.fd(prog), i.index, type);
+        try {
+          check(api.objPin(lfd, pin) as number, `pinning the tc ${dir} link of ${i.name}`);
+        } finally {
+          closeFd(lfd);
+        }
+      }
+      const name = Buffer.alloc(16);
+      name.write(i.name.slice(0, 15), 'latin1');
+      check(api.update(tcifs, u32(i.index), name, 0n) as number, `recording interface ${i.name}`);
+    }
+  }
+
+  /** Kernel ids of the pinned tc links (REJECT replies), empty when none are attached. */
+  tcLinkIds(): number[] {
+    const ids: number[] = [];
+    for (const n of readdirSync(this.dir)) {
+      if (!/^tc_(in|out)_\d+$/.test(n)) continue;
+      const fd = api.objGet(`${this.dir}/${n}`) as number;
+      if (fd < 0) continue;
+      const info = Buffer.alloc(64);
+      const len = [64];
+      try {
+        if ((api.objInfo(fd, info, len) as number) >= 0) ids.push(info.readUInt32LE(4));
+      } finally {
+        closeFd(fd);
+      }
+    }
+    return ids;
   }
 
   writeCounters(writes: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }>): void {
@@ -649,4 +733,19 @@ function readRingbuf(fd: number, max: number): LogRecord[] {
     koffi.unregister(cb);
   }
   return out;
+}
+
+/** Whether the pinned tcx link still points at ifindex (a deleted interface leaves it defunct). */
+function tcLinkAlive(pin: string, ifindex: number): boolean {
+  const fd = api.objGet(pin) as number;
+  if (fd < 0) return false;
+  try {
+    // struct bpf_link_info: type u32, id u32, prog_id u32, pad, union { tcx: { ifindex u32, attach_type u32 } }
+    const info = Buffer.alloc(64);
+    const len = [64];
+    if ((api.objInfo(fd, info, len) as number) < 0) return false;
+    return info.readUInt32LE(16) === ifindex;
+  } finally {
+    closeFd(fd);
+  }
 }

@@ -35,6 +35,8 @@ export interface Encoded {
   maxCounter: number;
   /** Counter ids of rules with limit / nth checks (their state lives in `resstate`). */
   statefulIds: number[];
+  /** Whether some rule REJECTs (the tc programs that send the replies are then attached). */
+  hasReject: boolean;
 }
 
 export class EncodeError extends Error {}
@@ -154,6 +156,18 @@ function dedupKey(a: Uint32Array): string {
   // Hash collisions are astronomically unlikely with two 32-bit hashes + length + ends.
   return `h${a.length}:${h}:${h2}:${a[0]}:${a[a.length - 1]}`;
 }
+
+/** rule_ent.arg of a REJECT: the ICMP destination-unreachable code, 0x100 for tcp-reset (reject.h). */
+const REJECT_ARG: Record<string, number> = {
+  'icmp-net-unreachable': 0,
+  'icmp-host-unreachable': 1,
+  'icmp-proto-unreachable': 2,
+  'icmp-port-unreachable': 3,
+  'icmp-net-prohibited': 9,
+  'icmp-host-prohibited': 10,
+  'icmp-admin-prohibited': 13,
+  'tcp-reset': 0x100,
+};
 
 const ACTION_CODE = {
   accept: L.A_ACCEPT,
@@ -339,6 +353,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
   const logs: Buffer[] = [];
   let maxCounter = 2;
   const statefulIds: number[] = [];
+  let hasReject = false;
   for (let i = 0; i < nrules; i++) {
     const r = spec.rules[i];
     if (!r) continue;
@@ -359,6 +374,10 @@ export function encodeSpec(spec: TableSpec): Encoded {
         logs.push(lc);
         break;
       }
+      case 'reject':
+        arg = REJECT_ARG[a.with] ?? 3;
+        hasReject = true;
+        break;
       case 'mark':
         throw new EncodeError('MARK: a BPF netfilter program cannot write skb->mark (the datapath cannot enforce it)');
     }
@@ -405,6 +424,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
     ctOn: spec.fields.ctstate !== undefined,
     maxCounter,
     statefulIds,
+    hasReject,
   };
 }
 

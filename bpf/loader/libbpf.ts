@@ -3,6 +3,7 @@
 // errno and a hint (cilium/ebpf style). libbpf ≥ 1.0 returns -errno directly (or NULL + errno
 // for pointer results).
 import koffi from 'koffi';
+import { readFileSync } from 'node:fs';
 
 export class KernelError extends Error {
   readonly errno: number;
@@ -150,6 +151,55 @@ export function netfilterLinkCreate(progFd: number, hooknum: number, priority: n
     throw new KernelError(`attaching the netfilter link (hook ${hooknum}, priority ${priority})`, e, hintFor(e));
   }
   return fd;
+}
+
+export const BPF_PROG_TYPE_SCHED_CLS = 3;
+export const BPF_TCX_INGRESS = 46;
+export const BPF_TCX_EGRESS = 47;
+export const ARPHRD_ETHER = 1;
+export const ARPHRD_LOOPBACK = 772;
+
+/** Raw BPF_LINK_CREATE for a tcx link (libbpf 1.1 predates tcx). Returns the link fd. */
+export function tcxLinkCreate(progFd: number, ifindex: number, attachType: number): number {
+  const attr = Buffer.alloc(64);
+  attr.writeUInt32LE(progFd, 0);
+  attr.writeUInt32LE(ifindex, 4); // target_ifindex
+  attr.writeUInt32LE(attachType, 8);
+  attr.writeUInt32LE(0, 12); // flags: append after other tcx programs
+  const fd = Number(api.syscall(SYS_bpf, 'int', BPF_LINK_CREATE, 'void *', attr, 'uint', 64));
+  if (fd < 0) {
+    const e = errno();
+    throw new KernelError(`attaching the tcx link (ifindex ${ifindex}, ${attachType === BPF_TCX_INGRESS ? 'ingress' : 'egress'})`, e, e === 22 ? 'tcx needs kernel ≥ 6.6' : hintFor(e));
+  }
+  return fd;
+}
+
+const ioctl = libc.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)');
+const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)');
+const SIOCGIFHWADDR = 0x8927;
+
+/** Interfaces of the calling thread's network namespace: name, ifindex, ARPHRD type. */
+export function listInterfaces(): Array<{ name: string; index: number; type: number }> {
+  const text = readFileSync('/proc/thread-self/net/dev', 'utf8');
+  const out: Array<{ name: string; index: number; type: number }> = [];
+  const sock = api.socket(2, 2 | 0x80000, 0) as number; // AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
+  if (sock < 0) throw new KernelError('opening a socket to list interfaces', errno());
+  try {
+    for (const line of text.split('\n').slice(2)) {
+      const m = /^\s*([^:\s]+):/.exec(line);
+      if (!m) continue;
+      const name = m[1];
+      const index = Number(ifNameToIndex(name));
+      if (!index) continue;
+      const req = new Uint8Array(40);
+      Buffer.from(name, 'latin1').copy(req, 0, 0, 15);
+      if ((ioctl(sock, SIOCGIFHWADDR, req) as number) < 0) continue;
+      out.push({ name, index, type: req[16] | (req[17] << 8) });
+    }
+  } finally {
+    api.close(sock);
+  }
+  return out;
 }
 
 export function closeFd(fd: number): void {
