@@ -11,6 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatapath } from '../bpf/loader/api.ts';
+import { withNetns } from './datapath-helpers.ts';
 import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
 
 const CLIENT = '10.213.0.1';
@@ -56,6 +58,62 @@ except OSError as e:
 print(r, round(time.time() - t, 3))
 `;
 
+// FORWARD: client (10.214.0.1) — router (r0 10.214.0.254, r1 10.214.1.254) — server (10.214.1.2).
+const FWD_RULES = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -p tcp -m tcp --dport 7301 -j REJECT --reject-with tcp-reset
+-A FORWARD -p udp -m udp --dport 7302 -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -p udp -m udp --dport 7303 -j REJECT --reject-with icmp-admin-prohibited
+-A OUTPUT -p tcp -m tcp --tcp-flags RST RST -j ACCEPT
+-A OUTPUT -p icmp -j ACCEPT
+COMMIT
+`;
+
+interface Triple {
+  client: Scratch;
+  router: Scratch;
+  server: Scratch;
+}
+
+function triple(tag: string): Triple {
+  const client = Scratch.create(`rj-${tag}c`);
+  const router = Scratch.create(`rj-${tag}r`);
+  const server = Scratch.create(`rj-${tag}s`);
+  const sh = (args: string[]) => {
+    const res = spawnSync('ip', args, { encoding: 'utf8' });
+    if (res.status !== 0) throw new Error(`ip ${args.join(' ')}: ${res.stderr}`);
+  };
+  sh(['link', 'add', 'c0', 'netns', client.name, 'type', 'veth', 'peer', 'name', 'r0', 'netns', router.name]);
+  sh(['link', 'add', 's0', 'netns', server.name, 'type', 'veth', 'peer', 'name', 'r1', 'netns', router.name]);
+  sh(['-n', client.name, 'addr', 'add', '10.214.0.1/24', 'dev', 'c0']);
+  sh(['-n', router.name, 'addr', 'add', '10.214.0.254/24', 'dev', 'r0']);
+  sh(['-n', router.name, 'addr', 'add', '10.214.1.254/24', 'dev', 'r1']);
+  sh(['-n', server.name, 'addr', 'add', '10.214.1.2/24', 'dev', 's0']);
+  for (const [ns, dev] of [[client, 'c0'], [router, 'r0'], [router, 'r1'], [server, 's0']] as const) sh(['-n', ns.name, 'link', 'set', dev, 'up']);
+  sh(['-n', client.name, 'route', 'add', 'default', 'via', '10.214.0.254']);
+  sh(['-n', server.name, 'route', 'add', 'default', 'via', '10.214.1.254']);
+  router.exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  return { client, router, server };
+}
+
+function exerciseForward(impl: Impl, t: Triple): Outcome {
+  const load = run(t.router, impl, 'iptables-restore', [], FWD_RULES);
+  if (load.code !== 0) throw new Error(`${impl} restore failed: ${load.stderr}`);
+  t.client.exec(['ping', '-c', '1', '-W', '1', '10.214.1.2']);
+  const probes: Record<string, string> = {};
+  let slowest = 0;
+  for (const [name, kind, port] of [['tcp-reset', 'tcp', 7301], ['icmp-host-prohibited', 'udp', 7302], ['icmp-admin-prohibited', 'udp', 7303]] as const) {
+    const r = probe(t.client, kind, '10.214.1.2', port);
+    probes[name] = r.result;
+    slowest = Math.max(slowest, r.seconds);
+  }
+  spawnSync('sleep', ['0.2']);
+  const save = run(t.router, impl, 'iptables-save', ['-c', '-t', 'filter']).stdout.replace(/^#.*\n/gm, '');
+  return { probes, slowest, save };
+}
+
 interface Pair {
   client: Scratch;
   server: Scratch;
@@ -74,6 +132,17 @@ function pair(tag: string): Pair {
   sh(['-n', client.name, 'link', 'set', 'c0', 'up']);
   sh(['-n', server.name, 'link', 'set', 's0', 'up']);
   return { client, server };
+}
+
+function tcLinks(ns: Scratch): number {
+  return withNetns(ns.name, () => {
+    const dp = openDatapath();
+    try {
+      return dp ? dp.tcLinkIds().length : 0;
+    } finally {
+      dp?.close();
+    }
+  });
 }
 
 function probe(ns: Scratch, kind: 'tcp' | 'udp', host: string, port: number): { result: string; seconds: number } {
@@ -146,5 +215,35 @@ describe('REJECT sends the TCP RST / ICMP unreachable like iptables', () => {
     expect(b.save).toEqual(a.save);
     // Every rule was hit (the comparison is not vacuous).
     for (const line of b.save.split('\n').filter((l) => l.startsWith('['))) expect(line).not.toMatch(/^\[0:0\]/);
+  });
+
+  it('tc programs on every interface only while the ruleset has a REJECT; teardown removes them', () => {
+    // ours.server has the REJECT ruleset of the first test (or loads it here): lo + s0, in + out.
+    expect(run(ours.server, 'bpftables', 'iptables-restore', [], RULES).code).toBe(0);
+    expect(tcLinks(ours.server)).toBe(4);
+    expect(run(ours.server, 'bpftables', 'iptables-restore', [], '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 9 -j DROP\nCOMMIT\n').code).toBe(0);
+    expect(tcLinks(ours.server)).toBe(0);
+    expect(run(ours.server, 'bpftables', 'iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', '7101', '-j', 'REJECT', '--reject-with', 'tcp-reset']).code).toBe(0);
+    expect(tcLinks(ours.server)).toBe(4);
+    expect(run(ours.server, 'bpftables', 'iptables', ['-F']).code).toBe(0);
+    expect(run(ours.server, 'bpftables', 'iptables', ['-P', 'INPUT', 'ACCEPT']).code).toBe(0);
+    expect(withNetns(ours.server.name, () => openDatapath())).toBeUndefined();
+  });
+
+  it('at FORWARD (tcp-reset, icmp-host-prohibited, icmp-admin-prohibited): the errors and the counters of real iptables', () => {
+    const realF = triple('fn');
+    const oursF = triple('fb');
+    try {
+      const a = exerciseForward('nft', realF);
+      const b = exerciseForward('bpftables', oursF);
+      const want = { 'tcp-reset': 'ECONNREFUSED', 'icmp-host-prohibited': 'EHOSTUNREACH', 'icmp-admin-prohibited': 'EHOSTUNREACH' };
+      expect(a.probes).toEqual(want);
+      expect(b.probes).toEqual(want);
+      expect(b.slowest).toBeLessThan(1);
+      expect(b.save).toEqual(a.save);
+      for (const line of b.save.split('\n').filter((l) => l.startsWith('['))) expect(line).not.toMatch(/^\[0:0\]/);
+    } finally {
+      for (const t of [realF, oursF]) for (const n of [t.client, t.router, t.server]) n.destroy();
+    }
   });
 });
