@@ -494,6 +494,11 @@ int bpftables_tc_out(struct __sk_buff *skb)
 	tc_leave();
 	if (v != NF_ACCEPT)
 		return TC_ACT_SHOT;
-	/* To the local socket: lo's ingress (dst MAC 00:00:00:00:00:00 = lo's address). */
+	/* To the local socket. Leaving through lo: out of lo again, keeping the skb's route (a
+	 * local one, whose input is local delivery: loopback needs no source check, and every
+	 * address there is local). Otherwise: lo's ingress (dst MAC 00:00:00:00:00:00 = lo's
+	 * address), where the redirect drops the outgoing route and the input route is looked up. */
+	if (skb->ifindex == LOOPBACK_IFINDEX)
+		return bpf_redirect(LOOPBACK_IFINDEX, 0);
 	return bpf_redirect(LOOPBACK_IFINDEX, BPF_F_INGRESS);
 }

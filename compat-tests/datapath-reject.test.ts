@@ -71,6 +71,37 @@ const FWD_RULES = `*filter
 COMMIT
 `;
 
+const LO_RULES = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 7401 -j REJECT --reject-with tcp-reset
+-A INPUT -p udp -m udp --dport 7402 -j REJECT --reject-with icmp-port-unreachable
+-A OUTPUT -p tcp -m tcp --dport 7403 -j REJECT --reject-with tcp-reset
+-A OUTPUT -p udp -m udp --dport 7404 -j REJECT --reject-with icmp-port-unreachable
+-A OUTPUT -p tcp -m tcp --tcp-flags RST RST -j ACCEPT
+-A OUTPUT -p icmp -j ACCEPT
+-A INPUT -p tcp -m tcp --tcp-flags RST RST -j ACCEPT
+-A INPUT -p icmp -j ACCEPT
+COMMIT
+`;
+
+/** Loopback only: one namespace, rejects at INPUT and OUTPUT of 127.0.0.1 traffic. */
+function exerciseLoopback(impl: Impl, ns: Scratch): Outcome {
+  const load = run(ns, impl, 'iptables-restore', [], LO_RULES);
+  if (load.code !== 0) throw new Error(`${impl} restore failed: ${load.stderr}`);
+  const probes: Record<string, string> = {};
+  let slowest = 0;
+  for (const [name, kind, port] of [['INPUT tcp-reset', 'tcp', 7401], ['INPUT icmp-port-unreachable', 'udp', 7402], ['OUTPUT tcp-reset', 'tcp', 7403], ['OUTPUT icmp-port-unreachable', 'udp', 7404]] as const) {
+    const r = probe(ns, kind, '127.0.0.1', port);
+    probes[name] = r.result;
+    slowest = Math.max(slowest, r.seconds);
+  }
+  spawnSync('sleep', ['0.2']);
+  const save = run(ns, impl, 'iptables-save', ['-c', '-t', 'filter']).stdout.replace(/^#.*\n/gm, '');
+  return { probes, slowest, save };
+}
+
 interface Triple {
   client: Scratch;
   router: Scratch;
@@ -244,6 +275,29 @@ describe('REJECT sends the TCP RST / ICMP unreachable like iptables', () => {
       for (const line of b.save.split('\n').filter((l) => l.startsWith('['))) expect(line).not.toMatch(/^\[0:0\]/);
     } finally {
       for (const t of [realF, oursF]) for (const n of [t.client, t.router, t.server]) n.destroy();
+    }
+  });
+
+  it('on loopback (INPUT and OUTPUT of 127.0.0.1): the errors and the counters of real iptables', () => {
+    const realL = Scratch.create('rj-ln');
+    const oursL = Scratch.create('rj-lb');
+    try {
+      const a = exerciseLoopback('nft', realL);
+      const b = exerciseLoopback('bpftables', oursL);
+      const refused = {
+        'INPUT tcp-reset': 'ECONNREFUSED',
+        'INPUT icmp-port-unreachable': 'ECONNREFUSED',
+        'OUTPUT tcp-reset': 'ECONNREFUSED',
+        'OUTPUT icmp-port-unreachable': 'ECONNREFUSED',
+      };
+      expect(a.probes).toEqual({ ...refused, 'OUTPUT icmp-port-unreachable': 'EPERM' }); // see the first test
+      expect(b.probes).toEqual(refused);
+      expect(b.slowest).toBeLessThan(1);
+      expect(b.save).toEqual(a.save);
+      for (const line of b.save.split('\n').filter((l) => l.startsWith('['))) expect(line).not.toMatch(/^\[0:0\]/);
+    } finally {
+      realL.destroy();
+      oursL.destroy();
     }
   });
 });
