@@ -360,7 +360,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
 
   const addCommand = (newcmd: number, othercmds: number): void => {
     if (invert) throw parameterProblem("unexpected '!' flag");
-    if (command & ~othercmds) throw parameterProblem(`Cannot use -${cmd2char(newcmd)} with -${cmd2char(command & ~othercmds)}\n`);
+    if (command & ~othercmds) throw parameterProblem(`Cannot use -${cmd2char(newcmd)} with -${cmd2char(command & ~othercmds)}`);
     command |= newcmd;
   };
   const setOption = (option: number): void => {
@@ -742,7 +742,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         else if (legal === 0) legal = -1;
       }
     }
-    if (legal === -1) throw parameterProblem(`Illegal option \`-${OPTFLAGS[i]}' with this command\n`);
+    if (legal === -1) throw parameterProblem(`Illegal option \`-${OPTFLAGS[i]}' with this command`);
   }
 
   if (chain !== undefined && chain.length >= XT_EXTENSION_MAXNAMELEN)

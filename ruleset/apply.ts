@@ -329,7 +329,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       return out;
     }
     case 'delete-num': {
-      const chain = tx.findChain(tx.view(table), cmd.chain!);
+      // An untouched table has no chains yet in nf_tables: -D n cannot find the chain.
+      const chain = tx.exists(table) ? tx.findChain(tx.view(table), cmd.chain!) : undefined;
       if (!chain) throw noSuchChain();
       if (cmd.rulenum! > chain.rules.length) throw new XtablesError('iptables: Index of deletion too big.', 1, { raw: true });
       const c = tx.writableChain(tx.writable(table), cmd.chain!)!;
