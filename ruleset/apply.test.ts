@@ -40,7 +40,8 @@ describe('apply', () => {
   });
   it('reports iptables-nft errors', () => {
     expect(rawError(() => run(empty, '-D INPUT -j ACCEPT'))).toBe('iptables: Bad rule (does a matching rule exist in that chain?).');
-    expect(rawError(() => run(empty, '-D INPUT 1'))).toBe('iptables: Index of deletion too big.');
+    expect(rawError(() => run(empty, '-D INPUT 1'))).toBe('iptables: No chain/target/match by that name.');
+    expect(rawError(() => run(empty, '-P INPUT DROP', '-D INPUT 1'))).toBe('iptables: Index of deletion too big.');
     expect(rawError(() => run(empty, '-A NOPE'))).toBe('iptables: No chain/target/match by that name.');
     expect(rawError(() => run(empty, '-N A', '-N A'))).toBe('iptables: Chain already exists.');
     expect(rawError(() => run(empty, '-N A', '-A A -j ACCEPT', '-X A'))).toBe(' CHAIN_DEL failed (Device or resource busy): chain A');
