@@ -286,6 +286,7 @@ struct scratch {
 	/* Set by the caller before classify(). */
 	__u32 l3off;  /* IP header offset in the skb (0 netfilter, 14 tc) */
 	__u32 dry;    /* tc pre-pass: no counters, LOG, state updates */
+	__u32 ctforce; /* 0, or ctstate + 1 imposed (a REJECT reply: RELATED, as nf_ct_attach) */
 	/* Results besides the verdict. */
 	__u32 rej;    /* REJECT_HIT | reply code when the verdict came from a REJECT rule */
 	__u32 abort;  /* dry run met a stateful match (limit / statistic): verdict unknown */
@@ -294,6 +295,9 @@ struct scratch {
 	__u32 t_saddr; /* network order */
 	__u32 t_daddr;
 	__u32 t_pad;  /* tc ingress: chain (0 INPUT, 1 FORWARD) */
+	__u64 relkey; /* sk_buff address of a packet arriving on lo (reject.h relskb), or 0 */
+	__u32 relconsume;
+	__u32 pad2;
 };
 #define REJECT_HIT 0x80000000u
 
@@ -894,6 +898,34 @@ static __noinline int setup_fields(struct run *r, struct meta *m, struct keymap_
 	return 0;
 }
 
+/* OUTPUT REJECT replies on their way to INPUT through lo, keyed by sk_buff: INPUT sees them
+ * RELATED (the kernel attaches the original's conntrack to its reply). */
+struct rel_val {
+	__u64 ts;
+	__u32 len;   /* IP total length */
+	__u32 proto;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct rel_val);
+} relskb SEC(".maps");
+#define REL_MAX_NS SEC_NS
+
+/* ctforce for a packet arriving on lo: RELATED if it is a recorded REJECT reply (consume:
+ * the netfilter INPUT run deletes the record). */
+static __noinline __u32 rel_lookup(__u64 key, struct scratch *x, __u32 consume)
+{
+	struct rel_val *rv = bpf_map_lookup_elem(&relskb, &key);
+	if (!rv)
+		return 0;
+	__u32 hit = bpf_ktime_get_ns() - rv->ts < REL_MAX_NS && rv->len == x->p.len && rv->proto == x->p.proto;
+	if (consume)
+		bpf_map_delete_elem(&relskb, &key);
+	return hit ? CT_RELATED + 1 : 0;
+}
+
 /* Classifies the packet at x->l3off of skb from built-in chain chain0 in generation gen.
  * The caller fills x->iif / oif, x->l3off, x->dry and p->skblen / mark / pkttype. */
 static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x, __u32 chain0, __u32 gen)
@@ -946,7 +978,11 @@ static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x
 
 	struct ct_val *ce = 0;
 	int ct_new = 0;
-	if (cf->ct_on)
+	if (cf->ct_on && !x->ctforce && x->relkey)
+		x->ctforce = rel_lookup(x->relkey, x, x->relconsume);
+	if (cf->ct_on && x->ctforce)
+		p->ctstate = (x->ctforce - 1) & 7;
+	else if (cf->ct_on)
 		p->ctstate = ct_classify(p, &x->cp, &x->ck, &ce, &ct_new);
 	else
 		p->ctstate = CT_UNTRACKED;
@@ -1016,6 +1052,10 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 		}
 		x->l3off = 0;
 		x->dry = 0;
+		x->ctforce = 0;
+		/* A REJECT reply of bpftables_tc_out arrives on lo (reject.h). */
+		x->relkey = chain0 == 0 && iw[0] == 0x6f6c && !iw[1] ? (__u64)skb : 0;
+		x->relconsume = 1;
 		x->p.skblen = skb->len;
 		x->p.mark = skb->mark;
 		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);

@@ -299,6 +299,8 @@ static __always_inline void reply_output_prep(struct scratch *x, int rlen, const
 	ow[1] = *(__u64 *)&oif[8];
 	x->l3off = 14;
 	x->dry = 0;
+	x->ctforce = CT_RELATED + 1; /* the kernel attaches the original's conntrack: RELATED */
+	x->relkey = 0;
 	x->p.skblen = rlen;
 	x->p.mark = 0;
 	x->p.pkttype = 0;
@@ -383,6 +385,9 @@ static __noinline struct scratch *tc_in_prep(struct __sk_buff *skb, struct cfg *
 	x->gen = cf->active;
 	x->l3off = 14;
 	x->dry = 1;
+	x->ctforce = 0;
+	x->relkey = ifi == LOOPBACK_IFINDEX ? (__u64)bpf_cast_to_kern_ctx(skb) : 0;
+	x->relconsume = 0;
 	x->p.skblen = skb->len - 14;
 	x->p.mark = skb->mark;
 	x->p.pkttype = skb->pkt_type;
@@ -474,6 +479,18 @@ static __noinline int tc_out_reply(struct __sk_buff *skb)
 	return rlen > 0 ? rlen : -1;
 }
 
+static __noinline void rel_record(struct __sk_buff *skb, int rlen)
+{
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	__u64 key = (__u64)k;
+	struct rel_val v = { .ts = bpf_ktime_get_ns(), .len = rlen, .proto = 0 };
+	__u8 proto = 0;
+	if (bpf_skb_load_bytes(skb, 14 + 9, &proto, 1))
+		return;
+	v.proto = proto;
+	bpf_map_update_elem(&relskb, &key, &v, BPF_ANY);
+}
+
 SEC("tc")
 int bpftables_tc_out(struct __sk_buff *skb)
 {
@@ -494,6 +511,7 @@ int bpftables_tc_out(struct __sk_buff *skb)
 	tc_leave();
 	if (v != NF_ACCEPT)
 		return TC_ACT_SHOT;
+	rel_record(skb, rlen);
 	/* To the local socket. Leaving through lo: out of lo again, keeping the skb's route (a
 	 * local one, whose input is local delivery: loopback needs no source check, and every
 	 * address there is local). Otherwise: lo's ingress (dst MAC 00:00:00:00:00:00 = lo's

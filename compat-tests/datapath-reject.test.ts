@@ -102,6 +102,50 @@ function exerciseLoopback(impl: Impl, ns: Scratch): Outcome {
   return { probes, slowest, save };
 }
 
+// Stateful: policies DROP, only RELATED let through: the replies must be RELATED as the kernel's
+// (nf_ct_attach gives REJECT replies the original's conntrack), at OUTPUT for INPUT rejects and
+// at INPUT (lo) for OUTPUT rejects.
+const CT_RULES = `*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT DROP [0:0]
+-A INPUT -p tcp -m tcp --dport 7101 -j REJECT --reject-with tcp-reset
+-A INPUT -p udp -m udp --dport 7102 -j REJECT --reject-with icmp-port-unreachable
+-A INPUT -p tcp -m tcp --dport 7103 -j REJECT --reject-with icmp-port-unreachable
+-A INPUT -m conntrack --ctstate RELATED -j ACCEPT
+-A INPUT -m conntrack --ctstate INVALID -j DROP
+-A INPUT -p icmp -j ACCEPT
+-A OUTPUT -p tcp -m tcp --dport 7201 -j REJECT --reject-with tcp-reset
+-A OUTPUT -p tcp -m tcp --dport 7203 -j REJECT --reject-with icmp-host-unreachable
+-A OUTPUT -m conntrack --ctstate RELATED -j ACCEPT
+-A OUTPUT -m conntrack --ctstate INVALID -j DROP
+-A OUTPUT -p icmp -j ACCEPT
+COMMIT
+`;
+
+function exerciseStateful(impl: Impl, p: Pair): Outcome {
+  const load = run(p.server, impl, 'iptables-restore', [], CT_RULES);
+  if (load.code !== 0) throw new Error(`${impl} restore failed: ${load.stderr}`);
+  p.client.exec(['ping', '-c', '1', '-W', '1', SERVER]);
+  const probes: Record<string, string> = {};
+  let slowest = 0;
+  const cases: Array<[string, Scratch, 'tcp' | 'udp', string, number]> = [
+    ['INPUT tcp-reset', p.client, 'tcp', SERVER, 7101],
+    ['INPUT icmp-port-unreachable (udp)', p.client, 'udp', SERVER, 7102],
+    ['INPUT icmp-port-unreachable (tcp)', p.client, 'tcp', SERVER, 7103],
+    ['OUTPUT tcp-reset', p.server, 'tcp', CLIENT, 7201],
+    ['OUTPUT icmp-host-unreachable (tcp)', p.server, 'tcp', CLIENT, 7203],
+  ];
+  for (const [name, ns, kind, host, port] of cases) {
+    const r = probe(ns, kind, host, port);
+    probes[name] = r.result;
+    slowest = Math.max(slowest, r.seconds);
+  }
+  spawnSync('sleep', ['0.2']);
+  const save = run(p.server, impl, 'iptables-save', ['-c', '-t', 'filter']).stdout.replace(/^#.*\n/gm, '');
+  return { probes, slowest, save };
+}
+
 interface Triple {
   client: Scratch;
   router: Scratch;
@@ -298,6 +342,33 @@ describe('REJECT sends the TCP RST / ICMP unreachable like iptables', () => {
     } finally {
       realL.destroy();
       oursL.destroy();
+    }
+  });
+
+  it('stateful rulesets (policies DROP, RELATED accepted): the replies are RELATED as in iptables', () => {
+    const realS = pair('sn');
+    const oursS = pair('sb');
+    try {
+      const a = exerciseStateful('nft', realS);
+      const b = exerciseStateful('bpftables', oursS);
+      const want = {
+        'INPUT tcp-reset': 'ECONNREFUSED',
+        'INPUT icmp-port-unreachable (udp)': 'ECONNREFUSED',
+        'INPUT icmp-port-unreachable (tcp)': 'ECONNREFUSED',
+        'OUTPUT tcp-reset': 'ECONNREFUSED',
+        'OUTPUT icmp-host-unreachable (tcp)': 'EHOSTUNREACH',
+      };
+      expect(a.probes).toEqual(want);
+      expect(b.probes).toEqual(want);
+      expect(b.slowest).toBeLessThan(1);
+      expect(b.save).toEqual(a.save);
+      expect(b.save).toMatch(/^\[[1-9]\d*:\d+\] -A OUTPUT -m conntrack --ctstate RELATED -j ACCEPT$/m);
+      expect(b.save).toMatch(/^\[[1-9]\d*:\d+\] -A INPUT -m conntrack --ctstate RELATED -j ACCEPT$/m);
+    } finally {
+      for (const t of [realS, oursS]) {
+        t.client.destroy();
+        t.server.destroy();
+      }
     }
   });
 });
