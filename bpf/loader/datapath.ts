@@ -78,6 +78,8 @@ export interface LogRecord {
 }
 
 const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs'] as const;
+/** Pins that older builds did not have. */
+const LATER_PINS = new Set(['tcifs', 'prog_tci', 'prog_tco']);
 /** The tc programs that send REJECT replies (reject.h), pinned next to `prog`. */
 const TC_PROGS = { prog_tci: 'bpftables_tc_in', prog_tco: 'bpftables_tc_out' } as const;
 type MapName = (typeof PINNED_MAPS)[number];
@@ -164,7 +166,12 @@ export class Datapath {
     if (!dir || !existsSync(`${dir}/cfg`)) return undefined;
     const dp = new Datapath(dir, cookie);
     try {
-      for (const n of [...PINNED_MAPS, 'prog', ...Object.keys(TC_PROGS)]) dp.fds.set(n, dp.getPin(`${dir}/${n}`));
+      for (const n of [...PINNED_MAPS, 'prog', ...Object.keys(TC_PROGS)]) {
+        // A datapath pinned by a build without the REJECT tc programs still opens (listing
+        // works); layoutMatches() then says it must be recreated.
+        if (LATER_PINS.has(n) && !existsSync(`${dir}/${n}`)) continue;
+        dp.fds.set(n, dp.getPin(`${dir}/${n}`));
+      }
     } catch (e) {
       dp.close();
       throw e;
@@ -178,6 +185,7 @@ export class Datapath {
    */
   layoutMatches(): boolean {
     return (
+      [...LATER_PINS].every((n) => this.fds.has(n)) &&
       mapInfo(this.fd('meta')).valueSize === L.META_SIZE &&
       mapInfo(this.fd('keymap')).valueSize === L.KM_SIZE * 4 &&
       mapInfo(this.innerFd(0, 'pool')).valueSize === L.POOL_CHUNK * 8 &&
@@ -453,16 +461,25 @@ export class Datapath {
     }
     for (const k of stale) api.del(tcifs, k);
     for (const i of want) {
-      for (const [dir, prog, type] of [['in', 'prog_tci', BPF_TCX_INGRESS], ['out', 'prog_tco', BPF_TCX_EGRESS]] as const) {
-        const pin = `${this.dir}/tc_${dir}_${i.index}`;
-        if (existsSync(pin) && tcLinkAlive(pin, i.index)) continue;
-        rmSync(pin, { force: true });
-        const lfd = tcxLinkCreate(this.fd(prog), i.index, type);
-        try {
-          check(api.objPin(lfd, pin) as number, `pinning the tc ${dir} link of ${i.name}`);
-        } finally {
-          closeFd(lfd);
+      try {
+        for (const [dir, prog, type] of [['in', 'prog_tci', BPF_TCX_INGRESS], ['out', 'prog_tco', BPF_TCX_EGRESS]] as const) {
+          const pin = `${this.dir}/tc_${dir}_${i.index}`;
+          if (existsSync(pin) && tcLinkAlive(pin, i.index)) continue;
+          rmSync(pin, { force: true });
+          const lfd = tcxLinkCreate(this.fd(prog), i.index, type);
+          try {
+            check(api.objPin(lfd, pin) as number, `pinning the tc ${dir} link of ${i.name}`);
+          } finally {
+            closeFd(lfd);
+          }
         }
+      } catch (e) {
+        // No tcx (kernel < 6.6) or the interface went away: REJECT only drops there. Never
+        // record an interface without both programs (OUTPUT would hand packets to nobody).
+        for (const dir of ['in', 'out']) rmSync(`${this.dir}/tc_${dir}_${i.index}`, { force: true });
+        api.del(tcifs, u32(i.index));
+        process.stderr.write(`bpftables: REJECT replies unavailable on ${i.name}: ${(e as Error).message}\n`);
+        continue;
       }
       const name = Buffer.alloc(16);
       name.write(i.name.slice(0, 15), 'latin1');
