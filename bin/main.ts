@@ -9,6 +9,8 @@ import { formatSave } from '../ruleset/format.ts';
 import { RestoreLineError, restoreRuleset } from '../ruleset/restore.ts';
 import type { Ruleset, TableName } from '../ruleset/types.ts';
 import { TABLE_NAMES } from '../ruleset/types.ts';
+import { detectForeignRules } from './foreign.ts';
+import { PCN_COMMANDS } from './pcn.ts';
 import * as bridge from '../state/bridge.ts';
 import { acquireLock } from '../state/lock.ts';
 import { assignIds, loadRuleset, removeState, saveRuleset } from '../state/store.ts';
@@ -153,6 +155,8 @@ async function runIptables(argv: string[]): Promise<number> {
     if (!isWriteCommand(cmd)) {
       const res = execute(bridge.beforeRead(loadRuleset()), cmd, e);
       outBuf += res.stdout;
+      // iptables-nft warns after a listing when another backend's tables are live here.
+      if (cmd.kind === 'list' || cmd.kind === 'list-rules') errBuf += (await detectForeignRules('list')) ?? '';
       return 0;
     }
     await writeTransaction(cmd.wait, cmd.waitInterval, (old) => {
@@ -277,6 +281,7 @@ async function runSave(argv: string[]): Promise<number> {
     return 0;
   }
   outBuf += text;
+  errBuf += (await detectForeignRules('save')) ?? '';
   return 0;
 }
 
@@ -393,6 +398,18 @@ async function main(): Promise<number> {
     bridge.teardown();
     removeState();
     return 0;
+  }
+  if (name in PCN_COMMANDS) {
+    try {
+      await PCN_COMMANDS[name]();
+      return 0;
+    } catch (e) {
+      if (e instanceof XtablesError) {
+        errBuf += renderError(e, name);
+        return e.exitCode;
+      }
+      throw e;
+    }
   }
   const tool = toolOf(name);
   if (tool === 'iptables-save') return runSave(argv);

@@ -1,11 +1,22 @@
-// The xtables lock: flock(2) on /run/bpftables.lock with iptables-legacy's -w / -W semantics
+// The xtables lock: flock(2) on a per-namespace lock file with iptables-legacy's -w / -W semantics
 // (xshared.c xtables_lock): no -w → one try; -w → block; -w N → retry every interval (default
 // 1 s) until N seconds are used up. iptables-nft takes no lock; bpftables does, because its
 // read-modify-write of the state file needs serialising.
-import { openSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { namespaceKey } from './bridge.ts';
+import { stateRoot } from './store.ts';
 import { XtablesError } from '../parser/errors.ts';
 
-export const LOCK_PATH = process.env.BPFTABLES_LOCK ?? '/run/bpftables.lock';
+/**
+ * One lock per network namespace (iptables state is per namespace, so commands in different
+ * namespaces never wait for each other); BPFTABLES_LOCK overrides it.
+ */
+export function lockPath(): string {
+  if (process.env.BPFTABLES_LOCK) return process.env.BPFTABLES_LOCK;
+  mkdirSync(stateRoot(), { recursive: true, mode: 0o700 });
+  return join(stateRoot(), `${namespaceKey()}.lock`);
+}
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 
@@ -30,10 +41,11 @@ function sleepMicros(us: number): void {
  */
 export async function acquireLock(wait: number | undefined, waitIntervalUs: number | undefined, warn: (s: string) => void): Promise<number> {
   const flock = await loadFlock();
-  const fd = openSync(LOCK_PATH, 'a', 0o600);
+  const path = lockPath();
+  const fd = openSync(path, 'a', 0o600);
   if (wait === -1) {
     if (flock(fd, LOCK_EX) === 0) return fd;
-    throw new XtablesError(`Can't lock ${LOCK_PATH}`, 4, { raw: true });
+    throw new XtablesError(`Can't lock ${path}`, 4, { raw: true });
   }
   const interval = waitIntervalUs ?? 1_000_000;
   let left = (wait ?? 0) * 1_000_000;
