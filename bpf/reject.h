@@ -15,11 +15,13 @@
  *   the netfilter program does all the work.
  * - OUTPUT: tc egress runs after NF_INET_LOCAL_OUT, so the netfilter program decides: for a
  *   REJECT of a local socket's packet whose reply can be sent and whose out device has the
- *   egress program it counts as
- *   usual, records the skb in `rejpend` and returns ACCEPT; bpftables_tc_out finds that skb
- *   (same sk_buff pointer, same destination / protocol / length, within 5 s), builds the reply,
- *   runs it through OUTPUT (oif lo) and delivers it to the local stack through lo's ingress,
- *   where INPUT sees it as the kernel's reply would be seen.
+ *   egress program it counts as usual, records the skb in `rejpend` and returns ACCEPT;
+ *   bpftables_tc_out finds that skb (same sk_buff pointer, same destination / protocol /
+ *   length, within 5 s), builds the reply, runs it through OUTPUT (oif lo) and delivers it to
+ *   the local stack through lo (ingress; egress when it was leaving through lo), where INPUT
+ *   sees it as the kernel's reply would be seen (RELATED: `relskb`).
+ * - Replies are RELATED in their OUTPUT pass (nf_ct_attach gives them the original's
+ *   conntrack).
  *
  * Replies follow net/ipv4/netfilter/nf_reject_ipv4.c and icmp_send(): RST from the original
  * destination, seq = the original's ack (ACK set) or ack = seq + SYN + FIN + payload (RST|ACK),
