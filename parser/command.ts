@@ -107,6 +107,9 @@ const SHORT: ReadonlyMap<string, 0 | 1 | 2> = new Map<string, 0 | 1 | 2>([
   ['x', 0], ['c', 1], ['g', 1], ['4', 0], ['6', 0],
 ]);
 
+/** The (never mutated) OptVal of each short option, shared by every parse. */
+const SHORT_VAL: ReadonlyMap<string, OptVal> = new Map([...SHORT.keys()].map((c): [string, OptVal] => [c, { kind: 'base', c }]));
+
 interface ExtSlot {
   kind: 'match' | 'target';
   module: MatchModule<any> | TargetModule<any>;
@@ -201,7 +204,7 @@ class Getopt {
       }
       return { t: 'unknown', text: `-${c}` };
     }
-    const val: OptVal = { kind: 'base', c };
+    const val: OptVal = SHORT_VAL.get(c)!;
     if (arity === 0) {
       if (atEnd) {
         this.optind++;
@@ -226,20 +229,32 @@ class Getopt {
     const body = w.slice(2);
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
-    const all = this.extOpts.length ? BASE_LONG.concat(this.extOpts) : BASE_LONG;
+    // BASE_LONG then extOpts, in that order (without concatenating them per option).
+    const ext = this.extOpts;
     let found: LongOpt | undefined;
-    for (const o of all) {
-      if (o.name === name) {
-        found = o;
+    for (let i = 0; i < BASE_LONG.length; i++) {
+      if (BASE_LONG[i]!.name === name) {
+        found = BASE_LONG[i];
         break;
       }
     }
     if (!found) {
+      for (let i = 0; i < ext.length; i++) {
+        if (ext[i]!.name === name) {
+          found = ext[i];
+          break;
+        }
+      }
+    }
+    if (!found) {
       let ambiguous = false;
-      for (const o of all) {
-        if (!o.name.startsWith(name)) continue;
-        if (!found) found = o;
-        else if (found.hasArg !== o.hasArg || !sameVal(found.val, o.val)) ambiguous = true;
+      for (let k = 0; k < 2; k++) {
+        const all = k === 0 ? BASE_LONG : ext;
+        for (const o of all) {
+          if (!o.name.startsWith(name)) continue;
+          if (!found) found = o;
+          else if (found.hasArg !== o.hasArg || !sameVal(found.val, o.val)) ambiguous = true;
+        }
       }
       if (ambiguous || !found) {
         this.optind++;
@@ -325,6 +340,19 @@ export function isTargetName(name: string): boolean {
  * Parses one iptables invocation (argv without the program name). Throws XtablesError with
  * iptables' wording; returns help / version requests as data.
  */
+/** A ParseContext whose `rule` is built only when read (a class: no per-call accessor). */
+class LazyRuleContext implements ParseContext {
+  constructor(
+    readonly table: ParseContext['table'],
+    readonly chain: string,
+    readonly proto: ParseContext['proto'],
+    private readonly buildRule: () => Rule,
+  ) {}
+  get rule(): Rule {
+    return this.buildRule();
+  }
+}
+
 export function parseCommandLine(argv: readonly string[], options: ParseOptions = {}): ParseResult {
   const restore = options.restore ?? false;
   const program = options.program ?? 'iptables';
@@ -380,14 +408,13 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
 
   const ruleSoFar = (): Rule => buildRule(undefined, undefined);
   // `rule` is built only when a module reads it (most never do).
-  const ctx = (): ParseContext => ({
-    table: table as ParseContext['table'],
-    chain: chain ?? '',
-    proto: opts & OPT_PROTOCOL ? { proto, invert: (invflags & OPT_PROTOCOL) !== 0 } : undefined,
-    get rule(): Rule {
-      return ruleSoFar();
-    },
-  });
+  const ctx = (): ParseContext =>
+    new LazyRuleContext(
+      table as ParseContext['table'],
+      chain ?? '',
+      opts & OPT_PROTOCOL ? { proto, invert: (invflags & OPT_PROTOCOL) !== 0 } : undefined,
+      ruleSoFar,
+    );
 
   function buildRule(src: AddrMask | undefined, dst: AddrMask | undefined): Rule {
     const rule: Rule = { matches: [], counters: counters ? { ...counters } : { packets: 0n, bytes: 0n } };
@@ -397,7 +424,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
     if (outiface !== undefined) rule.outIface = { name: outiface, invert: (invflags & OPT_VIANAMEOUT) !== 0 };
     if (opts & OPT_PROTOCOL && (proto !== 0 || invflags & OPT_PROTOCOL)) rule.proto = { proto, invert: (invflags & OPT_PROTOCOL) !== 0 };
     if (fragment) rule.fragment = { invert: (invflags & OPT_FRAGMENT) !== 0 };
-    rule.matches = matches.map((m): MatchInstance => ({ name: m.module.name, data: m.data }));
+    rule.matches = mergeNativeMatches(matches.map((m): MatchInstance => ({ name: m.module.name, data: m.data })));
     let t: TargetInstance | undefined;
     if (target) t = { kind: 'extension', name: target.module.name, data: target.data };
     else if (jumpto !== undefined && STANDARD_VERDICTS.has(jumpto) && !gotoSet)
@@ -734,6 +761,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
 
   // generic_opt_check
   for (let i = 0; i < NUMBER_OF_OPT; i++) {
+    if (!(opts & (1 << i))) continue; // legal stays 0 for options not given
     let legal = 0;
     for (let j = 0; j < COMMANDS_V_OPTIONS.length; j++) {
       if (!(command & (1 << j))) continue;
@@ -794,3 +822,40 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   if (waitInterval !== undefined) cmd.waitInterval = waitInterval;
   return { kind: 'command', command: cmd };
 }
+
+/**
+ * iptables-nft stores tcp and udp matches as native nftables payload expressions and rebuilds
+ * ONE such match per rule when it lists or saves: `-m tcp --dport 80 -m tcp --syn` reads back as
+ * `-m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK SYN`, at the first one's place, a later value of
+ * the same option replacing an earlier one. Merging at parse time keeps -S / save / -L and
+ * -D / -C by spec identical to it.
+ */
+const NATIVE_MERGED = new Set(['tcp', 'udp']);
+/** Option value → its inversion flag, in TcpData / UdpData. */
+const NATIVE_OPTION_PAIRS: ReadonlyArray<[string, string]> = [['spts', 'spInv'], ['dpts', 'dpInv'], ['option', 'optInv'], ['flags', 'flInv']];
+
+function mergeNativeMatches(ms: MatchInstance[]): MatchInstance[] {
+  if (ms.length < 2) return ms;
+  const out: MatchInstance[] = [];
+  const first = new Map<string, MatchInstance>();
+  for (const m of ms) {
+    const into = NATIVE_MERGED.has(m.name) ? first.get(m.name) : undefined;
+    if (!into) {
+      if (NATIVE_MERGED.has(m.name)) {
+        const copy = { name: m.name, data: { ...(m.data as object) } };
+        first.set(m.name, copy);
+        out.push(copy);
+      } else out.push(m);
+      continue;
+    }
+    const d = into.data as Record<string, unknown>;
+    const src = m.data as Record<string, unknown>;
+    for (const [k, inv] of NATIVE_OPTION_PAIRS) {
+      if (src[k] === undefined) continue;
+      d[k] = src[k];
+      d[inv] = src[inv];
+    }
+  }
+  return out;
+}
+
