@@ -385,9 +385,11 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, opti
               const t = tables[f];
               const c = t.addConstraint(idx, fc.invert);
               const top = FIELD_DOMAIN[f] - 1;
-              for (const [lo, hi] of fc.ranges) {
-                const a = Math.max(0, lo);
-                const b = Math.min(top, hi);
+              const ranges = fc.ranges;
+              for (let k = 0; k < ranges.length; k++) {
+                const r = ranges[k]!;
+                const a = Math.max(0, r[0]);
+                const b = Math.min(top, r[1]);
                 if (a <= b) t.addItem(c, a, b);
               }
             }

@@ -6,6 +6,23 @@ import { PROTO_BY_NAME, PROTO_NAME } from './protocols.ts';
 
 /** xtables_strtoui with base 0 (decimal, 0x hex, 0 octal), whole string, within [min, max]. */
 export function strtoui(s: string, min: number, max: number): number | undefined {
+  // Fast path: plain decimal ("0", or [1-9][0-9]* of at most 15 digits, exact as a double).
+  const n = s.length;
+  if (n > 0 && n <= 15) {
+    let c = s.charCodeAt(0);
+    if (c >= 49 && c <= 57) {
+      let v = c - 48;
+      let i = 1;
+      for (; i < n; i++) {
+        c = s.charCodeAt(i);
+        if (c < 48 || c > 57) break;
+        v = v * 10 + (c - 48);
+      }
+      if (i === n) return v >= min && v <= max ? v : undefined;
+    } else if (c === 48 && n === 1) {
+      return 0 >= min && 0 <= max ? 0 : undefined;
+    }
+  }
   let t = s.replace(/^[ \t\n\v\f\r]+/, '');
   let neg = false;
   if (t[0] === '+' || t[0] === '-') {
@@ -105,7 +122,8 @@ export function parseAddresses(spec: string): AddrMask[] {
   const out: AddrMask[] = [];
   const items = spec.split(',');
   for (const raw of items) {
-    let buf = raw.replace(/^[ \t\n\v\f\r]+/, '');
+    const c0 = raw.charCodeAt(0);
+    let buf = c0 === 32 || (c0 >= 9 && c0 <= 13) ? raw.replace(/^[ \t\n\v\f\r]+/, '') : raw;
     if (buf.length > 255) throw parameterProblem('Hostname too long');
     const slash = buf.lastIndexOf('/');
     let maskStr: string | undefined;

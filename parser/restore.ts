@@ -12,6 +12,25 @@ import { parameterProblem } from './errors.ts';
  */
 export function splitRuleLine(line: string): string[] {
   const out: string[] = [];
+  if (line.indexOf('"') < 0) {
+    // Fast path without quotes: words between ' ', '\t', '\n'; the length check applies to
+    // words ended by a separator (the last word of an unterminated line is not checked).
+    const n = line.length;
+    let i = 0;
+    for (;;) {
+      let c = line.charCodeAt(i);
+      while (i < n && (c === 32 || c === 9 || c === 10)) c = line.charCodeAt(++i);
+      if (i >= n) return out;
+      let j = i + 1;
+      for (; j < n; j++) {
+        c = line.charCodeAt(j);
+        if (c === 32 || c === 9 || c === 10) break;
+      }
+      if (j < n && j - i > 1023) throw parameterProblem('Parameter too long!');
+      out.push(line.slice(i, j));
+      i = j;
+    }
+  }
   let quoteOpen = false;
   let escaped = false;
   let param = '';
