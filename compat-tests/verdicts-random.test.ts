@@ -8,24 +8,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { rng } from './datapath-helpers.ts';
 import { ROOT, Scratch, run, type Impl } from './lib/netns.ts';
 
 const TRAFFIC = join(ROOT, 'compat-tests', 'lib', 'traffic.mjs');
 const CLIENT_ADDRS = ['10.210.0.11', '10.210.0.12', '10.210.0.13', '10.210.0.14', '10.210.0.15', '10.210.0.16'];
 const SERVER_ADDRS = ['10.210.0.1', '10.210.0.2'];
 const PORTS = [1000, 1001, 1002, 1003, 1004, 1005];
-
-/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)];
