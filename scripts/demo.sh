@@ -39,6 +39,7 @@ echo "== traffic from $P to $H"
 check "ping 10.201.0.2"            ok      bash -c "ip netns exec $P ping -c1 -W1 10.201.0.2 >/dev/null && echo ok || echo lost"
 check "tcp 10.201.0.2:8080"        open    ip netns exec $P $PROBE tcp 10.201.0.2 8080 1000
 check "tcp 10.201.0.2:9090"        timeout ip netns exec $P $PROBE tcp 10.201.0.2 9090 1000
+check "tcp 10.201.0.2:9091 (REJECT)" refused ip netns exec $P $PROBE tcp 10.201.0.2 9091 1000
 check "udp 10.201.0.2:5005"        reply   ip netns exec $P $PROBE udp 10.201.0.2 5005 1000
 check "udp 10.201.0.2:6000"        timeout ip netns exec $P $PROBE udp 10.201.0.2 6000 1000
 echo "== bpftables -L -v -n (counters from the eBPF datapath)"
