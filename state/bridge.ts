@@ -8,8 +8,10 @@
 //   enforce, before anything changes), then swap it in atomically. Counter slots are written
 //   only where the command changed them (new rules, -Z, -c, restore): every other rule keeps
 //   counting across the swap.
-import { ensureDatapath, netnsCookie, openDatapath, specIsTrivial } from '../bpf/loader/api.ts';
+import { bpffsRoot, ensureDatapath, netnsCookie, openDatapath, specIsTrivial } from '../bpf/loader/api.ts';
+import { collectDeadNamespaces } from './gc.ts';
 import { compileTable } from '../classifier/compile.ts';
+import { stateRoot } from './store.ts';
 import { emptyTable, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
 
 /** Policy counter slots of the filter table's built-in chains (classifier/compile.ts). */
@@ -92,6 +94,8 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
   const fresh = openDatapath();
   const creating = fresh === undefined;
   fresh?.close();
+  // Once per namespace lifetime: free what namespaces deleted without a teardown left pinned.
+  if (creating) collectDeadNamespaces({ stateRoot: stateRoot(), pinRoot: `${bpffsRoot()}/bpftables`, self: namespaceKey() });
   const writes: Array<{ id: number; packets: bigint; bytes: bigint }> = [];
   for (const c of filter.chains) {
     if (c.name in POLICY_SLOT) {

@@ -6,6 +6,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { join } from 'node:path';
 import type { Ruleset, Table, TableName } from '../ruleset/types.ts';
 import * as bridge from './bridge.ts';
+import { recordNetns } from './gc.ts';
 
 export function stateRoot(): string {
   return process.env.BPFTABLES_STATE_DIR ?? '/run/bpftables';
@@ -68,7 +69,7 @@ export function loadRuleset(): Ruleset {
 
 export function saveRuleset(r: Ruleset): void {
   const dir = stateDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined) recordNetns(dir);
   const tmp = join(dir, `${FILE}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
   try {
