@@ -22,7 +22,7 @@
 // Sets are sorted Uint32Array views into one shared pool (one backing store, not one per
 // class: at 100k classes separate ArrayBuffers cost more than the members). A set is snapshot
 // from the dense array (small sets) or from a membership bitmap kept alongside (large sets);
-// see bitset-bench.ts for the measurements and why plain typed arrays rather than `bitset`.
+// see bench/bitset.ts for the measurements and why plain typed arrays rather than `bitset`.
 import type { Prefix } from './fields.ts';
 import { prefixMask } from './base.ts';
 
@@ -44,7 +44,7 @@ class SetPool {
   /**
    * Appends the set as a sorted list. Two ways, by cost: copy the dense members and sort
    * (∝ size·log size, and V8's typed-array sort is slow: ~0.25 µs per element at 2k), or scan
-   * the membership bitmap (∝ words + size). bitset-bench.ts measured the crossover near
+   * the membership bitmap (∝ words + size). bench/bitset.ts measured the crossover near
    * size · 8 ≈ words.
    */
   add(dense: Uint32Array, words: Uint32Array, size: number): number {

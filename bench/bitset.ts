@@ -1,6 +1,6 @@
 // Measurement (not a test): the npm `bitset` package vs plain Uint32Array words vs the dense
 // member array that classes.ts uses, for the two set operations the classifier performs.
-//   npx tsx classifier/bitset-bench.ts
+//   npx tsx bench/bitset.ts
 //
 // 1. Class building (classes.ts): a sweep toggles rules in and out of the active set and
 //    materialises the set as a sorted index list whenever it is new. Operations: toggle, snapshot.
@@ -188,7 +188,7 @@ export function benchBitmaps(nrules: number, fields: number, membersPerField: nu
   });
 }
 
-const isMain = process.argv[1]?.endsWith('bitset-bench.ts');
+const isMain = process.argv[1]?.endsWith('bitset.ts');
 if (isMain) {
   for (const n of [10_000, 100_000]) for (const w of [50, 2_000, n >>> 1]) benchSweep(n, 100_000, 10, w);
   benchBitmaps(10_000, 5, 9_000);
