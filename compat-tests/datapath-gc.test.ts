@@ -13,7 +13,10 @@ afterAll(() => {
 });
 
 function cookieDirs(): Set<string> {
-  return new Set(readdirSync(`${bpffsRoot()}/bpftables`).filter((n) => /^\d+$/.test(n)));
+  // On a fresh machine nothing has created the bpftables pin directory before this test runs.
+  const dir = `${bpffsRoot()}/bpftables`;
+  if (!existsSync(dir)) return new Set();
+  return new Set(readdirSync(dir).filter((n) => /^\d+$/.test(n)));
 }
 
 /** Pins that appeared while fn ran (this namespace's), assuming no other test creates pins meanwhile is not needed: we diff by name. */
