@@ -167,7 +167,7 @@ async function runIptables(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof XtablesError) {
-      outBuf = '';
+      outBuf = e.partialStdout ?? '';
       errBuf += renderError(e, prog);
       return e.exitCode;
     }

@@ -42,6 +42,8 @@ export async function pcnIptablesInit(opts: PcnOptions = {}): Promise<void> {
   await acquireLock(-1, undefined, warn);
   const [{ ensureDatapath }, { compileTable }] = await Promise.all([import('../bpf/loader/api.ts'), import('../classifier/compile.ts')]);
   const filter = emptyTable('filter');
+  // Filtering starts on all three hooks, so the base chains exist and count their policies.
+  for (const c of filter.chains) c.base = 'counted';
   const spec = compileTable(filter);
   // bpf/loader's DatapathOptions has no XDP switch yet: say so rather than pretend. When it
   // grows one, pass `{ xdp: true }` here and drop the notice.

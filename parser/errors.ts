@@ -11,6 +11,8 @@ export class XtablesError extends Error {
   readonly exitCode: ExitCode;
   /** Print exactly `message` (already fully formatted, without trailing newline). */
   readonly raw: boolean;
+  /** What the command had already printed on stdout when it failed (e.g. -L -Z: the listing). */
+  partialStdout?: string;
   constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean } = {}) {
     super(message);
     this.name = 'XtablesError';

@@ -113,3 +113,40 @@ describe('save(parse(x)) round-trips', () => {
     );
   });
 });
+
+// iptables-nft 1.8.9 creates base chains lazily (observed with iptables-nft in a scratch
+// namespace): which commands create them, and with or without policy counters.
+describe('base chains (iptables-nft)', () => {
+  const base = (r: Ruleset, chain: string): string | undefined => r.tables.filter?.chains.find((c) => c.name === chain)?.base;
+  const out = (r: Ruleset, line: string): string => execute(r, cmd(line)).stdout;
+  it('-A creates a plain base chain; -P, -Z and restore chain lines make it counted', () => {
+    const a = run(empty, '-A INPUT -s 1.1.1.1 -j DROP');
+    expect([base(a, 'INPUT'), base(a, 'FORWARD')]).toEqual(['plain', undefined]);
+    expect(base(run(a, '-P INPUT ACCEPT'), 'INPUT')).toBe('counted');
+    expect(base(run(a, '-Z INPUT'), 'INPUT')).toBe('counted');
+    expect(base(run(a, '-Z'), 'FORWARD')).toBe(undefined);
+    expect(base(run(a, '-L -Z FORWARD'), 'FORWARD')).toBe('counted');
+    const restored = restoreRuleset(empty, '*filter\n:INPUT ACCEPT [0:0]\n-A FORWARD -j DROP\nCOMMIT\n', { program: 'iptables-restore' }).ruleset;
+    expect([base(restored, 'INPUT'), base(restored, 'FORWARD'), base(restored, 'OUTPUT')]).toEqual(['counted', 'plain', undefined]);
+  });
+  it('-Z, -D n and -X treat a missing base chain as iptables-nft does', () => {
+    const a = run(empty, '-A INPUT -j ACCEPT');
+    expect(rawError(() => run(a, '-Z FORWARD'))).toBe('iptables: No chain/target/match by that name.');
+    expect(rawError(() => run(a, '-Z FORWARD 1'))).toBe('iptables: Bad rule (does a matching rule exist in that chain?).');
+    expect(rawError(() => run(a, '-D FORWARD 1'))).toBe('iptables: No chain/target/match by that name.');
+    expect(rawError(() => run(a, '-X FORWARD'))).toBe('iptables: No chain/target/match by that name.');
+    expect(base(run(empty, '-F FORWARD'), 'FORWARD')).toBe('plain');
+    expect(run(a, '-F FORWARD', '-X FORWARD')).toEqual(a);
+    expect(rawError(() => run(a, '-X INPUT'))).toContain('CHAIN_DEL failed (Device or resource busy): chain INPUT');
+    expect(base(run(a, '-F INPUT', '-X INPUT'), 'INPUT')).toBe(undefined);
+    expect(rawError(() => run(a, '-P OUTPUT DROP', '-X OUTPUT'))).toBe('iptables: Directory not empty.');
+    expect(rawError(() => run(a, '-F INPUT', '-X INPUT', '-Z INPUT -v'))).toBe('iptables: No chain/target/match by that name.');
+  });
+  it('-Z -v names the chains that exist', () => {
+    expect(out(empty, '-Z -v')).toBe('');
+    const a = run(empty, '-A INPUT -s 1.1.1.1 -j DROP', '-N FOO');
+    expect(out(a, '-Z -v')).toBe("Zeroing chain `INPUT'\nZeroing chain `FOO'\n");
+    expect(out(a, '-Z FOO -v')).toBe("Zeroing chain `FOO'\n");
+    expect(out(a, '-Z INPUT 1 -v')).toBe('');
+  });
+});

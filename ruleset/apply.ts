@@ -17,7 +17,7 @@ import {
   type FormatEnv,
 } from './format.ts';
 import type { Chain, Rule, Ruleset, Table, TableName } from './types.ts';
-import { TABLE_NAMES, emptyTable, isBuiltinChain, zeroCounters } from './types.ts';
+import { TABLE_NAMES, chainExists, emptyTable, isBuiltinChain, zeroCounters } from './types.ts';
 
 export interface ApplyEnv extends FormatEnv {
   /** BPFTABLES_MODEL_ONLY=1: accept rules in tables the datapath does not enforce. */
@@ -291,6 +291,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       if (cmd.kind === 'replace' && cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length) throw noSuchChain();
       const t = tx.writable(table);
       const c = tx.writableChain(t, cmd.chain!)!;
+      // iptables-nft creates a missing base chain for the rule, without policy counters.
+      if (!chainExists(c)) c.base = 'plain';
       for (const r of cmd.rules) {
         if (cmd.verbose) out += formatRuleRow(r, 0, FMT_PRINT_RULE, env);
         if (cmd.kind === 'append') c.rules.push(r);
@@ -329,9 +331,10 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       return out;
     }
     case 'delete-num': {
-      // An untouched table has no chains yet in nf_tables: -D n cannot find the chain.
+      // A base chain nf_tables has not created yet (untouched table, or only other chains
+      // written) cannot be found by -D n.
       const chain = tx.exists(table) ? tx.findChain(tx.view(table), cmd.chain!) : undefined;
-      if (!chain) throw noSuchChain();
+      if (!chain || !chainExists(chain)) throw noSuchChain();
       if (cmd.rulenum! > chain.rules.length) throw new XtablesError('iptables: Index of deletion too big.', 1, { raw: true });
       const c = tx.writableChain(tx.writable(table), cmd.chain!)!;
       c.rules.splice(cmd.rulenum! - 1, 1);
@@ -342,17 +345,26 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       if (cmd.chain !== undefined) {
         if (!tx.findChain(view, cmd.chain)) throw noSuchChain();
         if (cmd.verbose) out += `Flushing chain \`${cmd.chain}'\n`;
-        if (!tx.exists(table)) return out;
+        const named = tx.findChain(view, cmd.chain)!;
+        // -F of a missing base chain creates it (plain), as iptables-nft does.
+        if (named.rules.length === 0 && chainExists(named) && tx.exists(table)) return out;
         const c = tx.writableChain(tx.writable(table), cmd.chain)!;
+        if (!chainExists(c)) c.base = 'plain';
         c.rules.length = 0;
         return out;
       }
       for (const c of chainsInOrder(view)) {
         if (cmd.verbose) out += `Flushing chain \`${c.name}'\n`;
       }
-      if (!tx.exists(table)) return out;
+      // -F -v flushes chain by chain, which creates every missing base chain (plain); -F alone
+      // flushes the table's rules and creates nothing.
+      const create = cmd.verbose > 0 && view.chains.some((c) => !chainExists(c));
+      if (!tx.exists(table) && !create) return out;
       const t = tx.writable(table);
-      for (const c of t.chains) if (c.rules.length) tx.writableChain(t, c.name)!.rules.length = 0;
+      for (const c of t.chains) {
+        if (c.rules.length) tx.writableChain(t, c.name)!.rules.length = 0;
+        if (create && !chainExists(c)) tx.writableChain(t, c.name)!.base = 'plain';
+      }
       return out;
     }
     case 'zero':
@@ -367,7 +379,7 @@ export function runCommand(tx: Transaction, cmd: Command): string {
         cmd.kind === 'list'
           ? formatList(view, cmd.chain, cmd.rulenum, listFormat(cmd.list), env)
           : formatListRules(view, cmd.chain, cmd.rulenum, cmd.list.verbose);
-      if (cmd.zero) zero(tx, table, cmd.chain, cmd.zero === 'rule' ? cmd.rulenum : undefined, false);
+      if (cmd.zero) out = zeroListed(tx, table, cmd.chain, cmd.zero === 'rule' ? cmd.rulenum : undefined, cmd.list.verbose, out);
       return out;
     }
     case 'new-chain': {
@@ -385,7 +397,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       const busy = (c: Chain): boolean => c.rules.length > 0 || (refs.get(c.name) ?? 0) > 0;
       if (cmd.chain !== undefined) {
         const c = tx.findChain(view, cmd.chain);
-        if (!c || c.policy !== undefined) throw noSuchChain();
+        if (!c) throw noSuchChain();
+        if (c.policy !== undefined) return deleteBaseChain(tx, table, c);
         if (busy(c)) throw batchError('CHAIN_DEL', 'Device or resource busy', `chain ${c.name}`);
         if (cmd.verbose) out += `Deleting chain \`${c.name}'\n`;
         const t = tx.writable(table);
@@ -432,36 +445,113 @@ export function runCommand(tx: Transaction, cmd: Command): string {
         throw new XtablesError("iptables: Bad policy name. Run `dmesg' for more information.", 1, { raw: true });
       const w = tx.writableChain(tx.writable(table), c.name)!;
       w.policy = cmd.policy;
+      // nf_tables re-creates the base chain with the policy and fresh policy counters.
+      w.base = 'counted';
+      w.counters = zeroCounters();
       return out;
     }
   }
 }
 
+function zeroRule(c: Chain, rulenum: number): Chain | undefined {
+  const r = c.rules[rulenum - 1];
+  if (!r || (r.counters.packets === 0n && r.counters.bytes === 0n)) return undefined;
+  const rules = c.rules.slice();
+  rules[rulenum - 1] = { ...r, counters: zeroCounters() };
+  return { ...c, rules };
+}
+
+/** The chain with its rule counters and (for a base chain, which becomes counted) policy counters zeroed. */
+function zeroChain(c: Chain): Chain {
+  const rules = c.rules.map((r) => (r.counters.packets !== 0n || r.counters.bytes !== 0n ? { ...r, counters: zeroCounters() } : r));
+  return c.policy === undefined ? { ...c, counters: zeroCounters(), rules } : { ...c, base: 'counted', counters: zeroCounters(), rules };
+}
+
+function store(tx: Transaction, table: TableName, next: Chain): void {
+  const w = tx.writableChain(tx.writable(table), next.name)!;
+  Object.assign(w, next);
+}
+
+function isSame(a: Chain, b: Chain): boolean {
+  return (
+    a.base === b.base &&
+    a.counters.packets === b.counters.packets &&
+    a.counters.bytes === b.counters.bytes &&
+    a.rules.length === b.rules.length &&
+    a.rules.every((r, i) => r === b.rules[i])
+  );
+}
+
+/**
+ * -Z [chain [n]] as iptables-nft 1.8.9 does it: only chains that exist in the kernel are zeroed
+ * (a named missing chain is an error); -v names each zeroed chain, except for -Z chain n.
+ */
 function zero(tx: Transaction, table: TableName, chain: string | undefined, rulenum: number | undefined, verbose: boolean): string {
   const view = tx.view(table);
   let out = '';
-  if (chain !== undefined && !tx.findChain(view, chain)) throw noSuchChain();
-  const targets = chainsInOrder(view).filter((c) => chain === undefined || c.name === chain);
-  // iptables-nft 1.8.9 prints nothing for -Z -v.
-  void verbose;
+  const named = chain === undefined ? undefined : tx.findChain(view, chain);
+  if (chain !== undefined && (!named || !tx.exists(table) || !chainExists(named))) {
+    if (rulenum !== undefined && named) throw new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
+    throw noSuchChain();
+  }
   if (!tx.exists(table)) return out;
-  const t = tx.writable(table);
+  const targets = named ? [named] : chainsInOrder(view).filter(chainExists);
   for (const c of targets) {
-    const needs =
-      rulenum !== undefined
-        ? (c.rules[rulenum - 1]?.counters.packets ?? 0n) !== 0n || (c.rules[rulenum - 1]?.counters.bytes ?? 0n) !== 0n
-        : c.counters.packets !== 0n || c.counters.bytes !== 0n || c.rules.some((r) => r.counters.packets !== 0n || r.counters.bytes !== 0n);
-    if (!needs) continue;
-    const w = tx.writableChain(t, c.name)!;
     if (rulenum !== undefined) {
-      const r = w.rules[rulenum - 1];
-      if (r) w.rules[rulenum - 1] = { ...r, counters: zeroCounters() };
+      const next = zeroRule(c, rulenum);
+      if (next) store(tx, table, next);
       continue;
     }
-    w.counters = zeroCounters();
-    w.rules = w.rules.map((r) => (r.counters.packets !== 0n || r.counters.bytes !== 0n ? { ...r, counters: zeroCounters() } : r));
+    if (verbose) out += `Zeroing chain \`${c.name}'\n`;
+    const next = zeroChain(c);
+    if (!isSame(c, next)) store(tx, table, next);
   }
   return out;
+}
+
+/**
+ * -L -Z: the listed chains are zeroed after listing; in an existing table missing base chains
+ * are created counted, in a table nf_tables does not have yet zeroing fails (exit 4) after the
+ * listing was printed.
+ */
+function zeroListed(
+  tx: Transaction, table: TableName, chain: string | undefined, rulenum: number | undefined, verbose: boolean, listing: string,
+): string {
+  const view = tx.view(table);
+  let out = listing;
+  const targets = chainsInOrder(view).filter((c) => chain === undefined || c.name === chain);
+  if (!tx.exists(table) && rulenum === undefined && targets.length > 0) {
+    if (verbose) for (const c of targets) out += `Zeroing chain \`${c.name}'\n`;
+    const e = batchError('CHAIN_ZERO', 'No such file or directory', `chain ${targets[0]!.name}`);
+    e.partialStdout = out;
+    throw e;
+  }
+  for (const c of targets) {
+    if (rulenum !== undefined) {
+      const next = zeroRule(c, rulenum);
+      if (next) store(tx, table, next);
+      continue;
+    }
+    if (verbose) out += `Zeroing chain \`${c.name}'\n`;
+    const next = zeroChain(c);
+    if (!tx.exists(table) || !isSame(c, next)) store(tx, table, next);
+  }
+  return out;
+}
+
+/**
+ * -X on a built-in chain (iptables-nft 1.8.9 deletes base chains): a missing one is not found;
+ * one with rules is busy; one with a DROP policy is refused; an empty ACCEPT one is
+ * deleted (it goes back to missing: no hook, no policy counters).
+ */
+function deleteBaseChain(tx: Transaction, table: TableName, c: Chain): string {
+  if (!tx.exists(table) || !chainExists(c)) throw noSuchChain();
+  if (c.rules.length > 0) throw batchError('CHAIN_DEL', 'Device or resource busy', `chain ${c.name}`);
+  if (c.policy !== 'ACCEPT') throw new XtablesError('iptables: Directory not empty.', 1, { raw: true });
+  const w = tx.writableChain(tx.writable(table), c.name)!;
+  delete w.base;
+  w.counters = zeroCounters();
+  return ''; // iptables-nft prints no "Deleting chain" line for a base chain
 }
 
 /** Whether a command can change the ruleset (the state layer takes the lock and commits). */

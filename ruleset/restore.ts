@@ -116,7 +116,9 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
             throw new XtablesError('iptables: Bad policy name.', 1, { raw: true });
           const c = tx.writableChain(t, chain)!;
           if (policy !== '-') c.policy = policy;
-          if (opts.counters) c.counters = counters;
+          // A chain line creates (or re-creates) the base chain with policy counters.
+          c.base = 'counted';
+          c.counters = counters;
         } else if (tx.findChain(t, chain)) {
           tx.writableChain(t, chain)!.rules.length = 0;
         } else {

@@ -89,6 +89,14 @@ export interface Chain {
   name: string;
   /** Present only on built-in chains. */
   policy?: Policy;
+  /**
+   * Built-in chains only: whether the chain exists in the kernel the way iptables-nft creates
+   * base chains lazily. Absent (undefined): listed and saved as ACCEPT with zero counters, but
+   * -Z / -D n / -X treat it as missing. 'plain': created by a rule command (-A / -I), its policy
+   * counters stay at zero. 'counted': created or touched by -P, -Z, -L -Z or a restore chain
+   * line, its policy counters count packets.
+   */
+  base?: 'plain' | 'counted';
   /** Policy counters (built-in chains only; user chains show references instead). */
   counters: Counters;
   rules: Rule[];
@@ -118,4 +126,14 @@ export function emptyTable(name: TableName): Table {
 
 export function isBuiltinChain(table: TableName, chain: string): boolean {
   return BUILTIN_CHAINS[table].includes(chain);
+}
+
+/** A chain that exists in the kernel: every user chain; a built-in chain once created. */
+export function chainExists(c: Chain): boolean {
+  return c.policy === undefined || c.base !== undefined;
+}
+
+/** Whether the chain's policy counters count packets (iptables-nft: only counted base chains). */
+export function policyCounted(c: Chain): boolean {
+  return c.policy !== undefined && c.base === 'counted';
 }

@@ -3,7 +3,8 @@
 // - namespaceKey(): the network namespace cookie (SO_NETNS_COOKIE), never reused by the
 //   kernel, so state of a deleted namespace can never leak into a new one with the same inode.
 // - beforeRead(): the kernel's per-rule counters are authoritative while a datapath is loaded;
-//   they replace the model's counters (by Rule.id; policies by chain slot 0..2).
+//   they replace the model's counters (by Rule.id; policies by chain slot 0..2, only for base
+//   chains that count their policy as iptables-nft's do: see Chain.base).
 // - commit(): compile the filter table (throws XtablesError for anything the datapath cannot
 //   enforce, before anything changes), then swap it in atomically. Counter slots are written
 //   only where the command changed them (new rules, -Z, -c, restore): every other rule keeps
@@ -12,7 +13,7 @@ import { bpffsRoot, ensureDatapath, netnsCookie, openDatapath, specIsTrivial } f
 import { collectDeadNamespaces } from './gc.ts';
 import { compileTable } from '../classifier/compile.ts';
 import { stateRoot } from './store.ts';
-import { emptyTable, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
+import { emptyTable, policyCounted, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
 
 /** Policy counter slots of the filter table's built-in chains (classifier/compile.ts). */
 const POLICY_SLOT: Readonly<Record<string, number>> = { INPUT: 0, FORWARD: 1, OUTPUT: 2 };
@@ -56,7 +57,7 @@ export function beforeRead(ruleset: Ruleset): Ruleset {
     ...filter!,
     chains: filter!.chains.map((c) => ({
       ...c,
-      counters: c.name in POLICY_SLOT ? (counters.get(POLICY_SLOT[c.name]) ?? zero) : c.counters,
+      counters: c.name in POLICY_SLOT ? (policyCounted(c) ? (counters.get(POLICY_SLOT[c.name]!) ?? zero) : zero) : c.counters,
       rules: c.rules.map((r) => (r.id === undefined ? r : { ...r, counters: counters.get(r.id) ?? zero })),
     })),
   };
@@ -86,7 +87,9 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
   const oldRules = new Map<number, Counters>();
   const oldPolicies = new Map<string, Counters>();
   for (const c of oldFilter?.chains ?? []) {
-    if (c.name in POLICY_SLOT) oldPolicies.set(c.name, c.counters);
+    // A policy slot counts all along; it is written when the chain starts counting (base chain
+    // created by -P, -Z or a restore chain line), so earlier packets never show.
+    if (c.name in POLICY_SLOT && policyCounted(c)) oldPolicies.set(c.name, c.counters);
     for (const r of c.rules) if (r.id !== undefined) oldRules.set(r.id, r.counters);
   }
   // A datapath that is being created starts from zeroed slots only for what we write, so
