@@ -1097,17 +1097,10 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 		x->p.skblen = skb->len;
 		x->p.mark = skb->mark;
 		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
-		/* chain0 again as an unknown value (the relkey test above split it into 0 and 1..2,
-		 * and classify() would be walked for each). */
-		x->p.hook = chain0;
-		v = classify(skb, cf, x, *(volatile __u32 *)&x->p.hook, cf->active);
+		v = classify(skb, cf, x, chain0, cf->active);
 		/* OUTPUT REJECT whose reply the tc egress program sends (reject.h). */
-		if (x->p.hook == 2 && v == NF_DROP && x->rej) {
-			/* Re-read: `out` kept live across classify() (NULL or not) would double it too. */
-			out = *(struct net_device *volatile *)&ctx->state->out;
-			if (out && reject_defer(ctx, x, out))
-				v = NF_ACCEPT;
-		}
+		if (chain0 == 2 && v == NF_DROP && x->rej && out && reject_defer(ctx, x, out))
+			v = NF_ACCEPT;
 	}
 	*lvl = l;
 	return v;
