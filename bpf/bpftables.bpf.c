@@ -608,85 +608,87 @@ static __always_inline __u32 field_on(struct scratch *x, int f)
 	return (*(volatile __u32 *)&x->present >> f) & 1;
 }
 
-static long step(__u32 i, struct run *r)
+/* The rule at the lowest candidate bit of word wcur: residuals, count, action. */
+static __always_inline long hit_rule(struct run *r)
+{
+	struct scratch *x = r->x;
+	__u32 b = ctz64(x->bits);
+	x->bits &= x->bits - 1;
+	__u32 idx = (x->wcur << 6) + b;
+	struct rule_ent *re = rule_at(x, idx);
+	if (!re)
+		return 0;
+	if (!residuals_pass(r, re)) {
+		if (x->abort) {
+			x->verdict = NF_DROP;
+			return 1;
+		}
+		return 0;
+	}
+	count(x->dry, re->counter, x->p.skblen);
+	x->k = idx + 1;
+	switch (re->action) {
+	case A_ACCEPT:
+		x->verdict = NF_ACCEPT;
+		return 1;
+	case A_REJECT:
+		x->rej = REJECT_HIT | (re->arg & 0xffff);
+		x->verdict = NF_DROP;
+		return 1;
+	case A_DROP:
+		x->verdict = NF_DROP;
+		return 1;
+	case A_LOG:
+		emit_log(r, re);
+		return 0;
+	case A_RETURN:
+		return chain_end(r);
+	case A_JUMP:
+		if (x->sp >= CALL_DEPTH) {
+			stat_inc(1);
+			x->verdict = NF_DROP;
+			return 1;
+		}
+		x->stack[x->sp & (CALL_DEPTH - 1)] = idx + 1;
+		x->sp++;
+		/* fallthrough */
+	case A_GOTO: {
+		__u32 target = re->arg;
+		struct chain_ent *ce = chain_at(x, target);
+		if (!ce || scan_reset(r, target, ce->first)) {
+			x->verdict = NF_DROP;
+			return 1;
+		}
+		return 0;
+	}
+	}
+	return 0; /* A_NEXT */
+}
+
+/* Candidate words of summary word jcur: AND the lowest one across fields into bits. */
+static __always_inline void next_word(struct run *r)
 {
 	struct scratch *x = r->x;
 	__u32 nsum = x->nsum;
-
-	if (x->bits) {
-		__u32 b = ctz64(x->bits);
-		x->bits &= x->bits - 1;
-		__u32 idx = (x->wcur << 6) + b;
-		struct rule_ent *re = rule_at(x, idx);
-		if (!re)
-			return 0;
-		if (!residuals_pass(r, re)) {
-			if (x->abort) {
-				x->verdict = NF_DROP;
-				return 1;
-			}
-			return 0;
-		}
-		count(x->dry, re->counter, x->p.skblen);
-		x->k = idx + 1;
-		switch (re->action) {
-		case A_ACCEPT:
-			x->verdict = NF_ACCEPT;
-			return 1;
-		case A_REJECT:
-			x->rej = REJECT_HIT | (re->arg & 0xffff);
-			x->verdict = NF_DROP;
-			return 1;
-		case A_DROP:
-			x->verdict = NF_DROP;
-			return 1;
-		case A_LOG:
-			emit_log(r, re);
-			return 0;
-		case A_RETURN:
-			return chain_end(r);
-		case A_JUMP:
-			if (x->sp >= CALL_DEPTH) {
-				stat_inc(1);
-				x->verdict = NF_DROP;
-				return 1;
-			}
-			x->stack[x->sp & (CALL_DEPTH - 1)] = idx + 1;
-			x->sp++;
-			/* fallthrough */
-		case A_GOTO: {
-			__u32 target = re->arg;
-			struct chain_ent *ce = chain_at(x, target);
-			if (!ce || scan_reset(r, target, ce->first)) {
-				x->verdict = NF_DROP;
-				return 1;
-			}
-			return 0;
-		}
-		}
-		return 0; /* A_NEXT */
-	}
-
-	if (x->cand) {
-		__u32 b = ctz64(x->cand);
-		x->cand &= x->cand - 1;
-		__u32 w = (x->jcur << 6) + b;
-		__u64 acc = ~0ULL;
+	__u32 b = ctz64(x->cand);
+	x->cand &= x->cand - 1;
+	__u32 w = (x->jcur << 6) + b;
+	__u64 acc = ~0ULL;
 #pragma unroll
-		for (int f = 0; f < NFIELDS; f++) {
-			if (field_on(x, f) && acc)
-				acc &= vword(r->w[f], x->wb[f], nsum, w) | vword(r->s[f], x->sb[f], nsum, w);
-		}
-		if (w == (x->k >> 6))
-			acc &= ~0ULL << (x->k & 63);
-		x->wcur = w;
-		x->bits = acc;
-		return 0;
+	for (int f = 0; f < NFIELDS; f++) {
+		if (field_on(x, f) && acc)
+			acc &= vword(r->w[f], x->wb[f], nsum, w) | vword(r->s[f], x->sb[f], nsum, w);
 	}
+	if (w == (x->k >> 6))
+		acc &= ~0ULL << (x->k & 63);
+	x->wcur = w;
+	x->bits = acc;
+}
 
-	if (x->k >= x->hi || x->jnext > x->jend)
-		return chain_end(r);
-
+/* The next summary word non-zero in every field (via the super words) into cand. */
+static __always_inline void next_summary(struct run *r)
+{
+	struct scratch *x = r->x;
 	/* Super summary: bit j of super word t says summary word 64*t+j is non-zero; jump
 	 * straight to the next summary word that is non-zero in every field. */
 	__u32 jnext = x->jnext, jend = x->jend, nsup = x->nsup;
@@ -702,7 +704,7 @@ static long step(__u32 i, struct run *r)
 		sup &= (1ULL << ((jend & 63) + 1)) - 1;
 	if (!sup) {
 		x->jnext = (t + 1) << 6;
-		return 0;
+		return;
 	}
 	__u32 j = (t << 6) + ctz64(sup);
 	__u64 acc = ~0ULL;
@@ -720,7 +722,26 @@ static long step(__u32 i, struct run *r)
 	x->jcur = j;
 	x->jnext = j + 1;
 	x->cand = acc;
-	return 0;
+}
+
+/* One bpf_loop step goes as far as it can: summary word -> candidate word -> rule (the state
+ * is the same as with one transition per step; fewer calls and reloads of the scan state). */
+static long step(__u32 i, struct run *r)
+{
+	struct scratch *x = r->x;
+	if (!x->bits) {
+		if (!x->cand) {
+			if (x->k >= x->hi || x->jnext > x->jend)
+				return chain_end(r);
+			next_summary(r);
+			if (!x->cand)
+				return 0;
+		}
+		next_word(r);
+		if (!x->bits)
+			return 0;
+	}
+	return hit_rule(r);
 }
 
 /* ---- parsing ----------------------------------------------------------------------------- */
@@ -1076,17 +1097,10 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 		x->p.skblen = skb->len;
 		x->p.mark = skb->mark;
 		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
-		/* chain0 again as an unknown value (the relkey test above split it into 0 and 1..2,
-		 * and classify() would be walked for each). */
-		x->p.hook = chain0;
-		v = classify(skb, cf, x, *(volatile __u32 *)&x->p.hook, cf->active);
+		v = classify(skb, cf, x, chain0, cf->active);
 		/* OUTPUT REJECT whose reply the tc egress program sends (reject.h). */
-		if (x->p.hook == 2 && v == NF_DROP && x->rej) {
-			/* Re-read: `out` kept live across classify() (NULL or not) would double it too. */
-			out = *(struct net_device *volatile *)&ctx->state->out;
-			if (out && reject_defer(ctx, x, out))
-				v = NF_ACCEPT;
-		}
+		if (chain0 == 2 && v == NF_DROP && x->rej && out && reject_defer(ctx, x, out))
+			v = NF_ACCEPT;
 	}
 	*lvl = l;
 	return v;
