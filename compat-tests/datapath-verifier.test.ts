@@ -6,9 +6,8 @@
 //
 // Finding where the budget goes: verifierStats({ logLevel: 2, logSize: (1 << 30) - 1 }) gives
 // the per-instruction log; count the "<insn>: (" lines per instruction index and look up the
-// hot ranges' "; <source> @ file:line" comments (the usual causes: a register whose bits were
-// tested twice — the verifier marks it precise and stops pruning —, bounded loops whose counter
-// ends up in pointer arithmetic, pointers kept live across classify() in two shapes).
+// hot ranges' "; <source> @ file:line" comments (bpf/README.md "Verifier budget" lists the
+// causes found so far).
 import { describe, expect, it } from 'vitest';
 import { verifierStats } from '../bpf/loader/api.ts';
 
