@@ -393,9 +393,14 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 	case S_DPORT: return p->dport;
 	case S_IPFLAGS: return p->ipflags;
 	case S_L4PROTO: return p->proto;
+	case S_PROTOKEY: return (p->frag ? FRAG_BIT : 0) | p->proto;
+	case S_TCPFLAGS: return p->tcpflags;
+	case S_CTSTATE: return p->ctstate;
 	}
 	return 0;
 }
+
+#include "recent.h"
 
 struct res_ctx {
 	void *res;
@@ -439,7 +444,8 @@ static long res_step(__u32 i, struct res_ctx *c)
 	int m = 0;
 	struct pkt *p = c->p;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
-	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH)) {
+	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH ||
+		       (e->kind == R_RECENT && ((e->field & RC_CMD) != RC_CHECK || (e->field & RC_REAP))))) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
 		c->abort = 1;
 		c->ok = 0;
@@ -495,6 +501,9 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = nval == 0;
 		break;
 	}
+	case R_RECENT:
+		m = recent_match(p, e, c->dry);
+		break;
 	}
 	if (e->invert)
 		m = !m;

@@ -61,6 +61,8 @@
 #define R_RANDOM 4
 #define R_NTH 5
 #define R_RANGE 15 /* continuation entry: [x, y] is one range of the preceding op */
+/* 16: addrtype (another branch) */
+#define R_RECENT 18 /* recent.h: field = RC_* flags, mask = address mask, x = list | hitcount << 32, y = seconds */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -74,6 +76,9 @@
 #define S_DPORT 8
 #define S_IPFLAGS 9
 #define S_L4PROTO 10
+#define S_PROTOKEY 11 /* the proto field's key: FRAG_BIT | protocol */
+#define S_TCPFLAGS 12
+#define S_CTSTATE 13
 
 #define MAX_RES_OPS 16    /* residual ops per rule */
 #define MAX_RANGES 64     /* ranges per op */

@@ -1,0 +1,236 @@
+/* recent.h: the recent match (xt_recent) for bpftables.bpf.c: residual op R_RECENT.
+ *
+ * State (outside the generations, so it survives every commit; pinned per namespace like the
+ * other maps, so it is per network namespace as the kernel's lists are):
+ * - recent:   (list id, masked address) -> entry. The address is host order, masked with the
+ *             op's mask. One entry per address: a lookup with --rttl only matches entries of
+ *             the same TTL (or TTL 0), and --set (the only command that creates entries) may
+ *             not carry --rttl, as in the kernel, so two entries for one address never exist.
+ * - recentls: list id -> number of entries (ip_list_tot = RECENT_LIST_TOT per list: the
+ *             oldest entry, by last update, is evicted for a new one, as the kernel's LRU list).
+ * - recentnm: list name -> list id; written only by the loader, which gives a name an id the
+ *             first time a ruleset names it (ids are never reused) and deletes the name, its
+ *             entries and its count when a committed ruleset no longer names it (the kernel
+ *             frees a table with its last rule). The datapath never reads it.
+ *
+ * Semantics follow recent_mt() (net/netfilter/xt_recent.c, kernel 6.x):
+ * - entries keep RECENT_NSTAMPS time stamps in a ring (index wraps at RECENT_NSTAMPS): the
+ *   kernel's nstamps_max_mask is roundup_pow_of_two(ip_pkt_list_tot = 20) - 1 = 31 for hit
+ *   counts below 20 (32 for up to 32: the classifier refuses larger hit counts);
+ * - the TTL is the IP header's, plus one at FORWARD (the kernel adds one when there is an out
+ *   device and no socket; at OUTPUT packets of local sockets have one);
+ * - set: no entry -> create; entry -> new stamp. Matches.
+ *   rcheck / update: matches when `hitcount` (at least one) stamps are younger than `seconds`
+ *   (any age when 0); --reap then removes the list's oldest entry when its last stamp is older
+ *   than `seconds` (not when that is this entry and it is about to be updated); update adds a
+ *   stamp when the result, after `!`, is true. remove: deletes the entry and matches.
+ *   Without an entry only set matches (before `!`).
+ * Time stamps are bpf_ktime_get_ns() (the kernel's are jiffies; the window is the same).
+ * Updates are not atomic across CPUs (like the limit match): two CPUs updating one entry at
+ * the same instant may lose a stamp, and the per-list count may drift by the same race.
+ */
+#ifndef BPFTABLES_RECENT_H
+#define BPFTABLES_RECENT_H
+
+#define RECENT_NSTAMPS 32    /* power of two: the ring index is masked */
+#define RECENT_LIST_TOT 100  /* xt_recent ip_list_tot */
+#define RECENT_ENTRIES 65536 /* all lists together */
+#define RECENT_LISTS 4096
+#define RECENT_NAME_LEN 200  /* XT_RECENT_NAME_LEN */
+
+/* res_ent.field of an R_RECENT op. */
+#define RC_CMD 7
+#define RC_SET 1
+#define RC_CHECK 2
+#define RC_UPDATE 3
+#define RC_REMOVE 4
+#define RC_REAP 0x10
+#define RC_RTTL 0x20
+#define RC_DEST 0x40
+
+struct recent_key {
+	__u32 list;
+	__u32 addr; /* host order, masked */
+};
+
+struct recent_val {
+	__u64 stamps[RECENT_NSTAMPS]; /* ns */
+	__u64 last;    /* the newest stamp: the list's LRU order */
+	__u8 ttl;
+	__u8 index;    /* next ring slot (1..RECENT_NSTAMPS after a stamp) */
+	__u8 nstamps;  /* valid stamps */
+	__u8 pad[5];
+};
+
+struct recent_list {
+	__u32 count;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECENT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct recent_key);
+	__type(value, struct recent_val);
+} recent SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECENT_LISTS);
+	__type(key, __u32);
+	__type(value, struct recent_list);
+} recentls SEC(".maps");
+
+struct recent_name {
+	char name[RECENT_NAME_LEN];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RECENT_LISTS);
+	__type(key, struct recent_name);
+	__type(value, __u32);
+} recentnm SEC(".maps");
+
+/* A zeroed entry to insert from (the entry is too large for the stack of the deepest caller). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct recent_val);
+} recenttmp SEC(".maps");
+
+struct recent_oldest {
+	__u32 list;
+	__u32 found;
+	struct recent_key key;
+	__u64 last;
+};
+
+static long recent_oldest_cb(void *map, struct recent_key *k, struct recent_val *v, struct recent_oldest *o)
+{
+	if (k->list == o->list && (!o->found || v->last < o->last)) {
+		o->found = 1;
+		o->key = *k;
+		o->last = v->last;
+	}
+	return 0;
+}
+
+/* The list's least recently stamped entry (the head of the kernel's LRU list). */
+static __always_inline int recent_oldest(__u32 list, struct recent_oldest *o)
+{
+	o->list = list;
+	o->found = 0;
+	o->last = 0;
+	bpf_for_each_map_elem(&recent, recent_oldest_cb, o, 0);
+	return o->found;
+}
+
+static __always_inline void recent_count(__u32 list, int delta)
+{
+	struct recent_list *l = bpf_map_lookup_elem(&recentls, &list);
+	if (!l) {
+		struct recent_list z = {};
+		bpf_map_update_elem(&recentls, &list, &z, BPF_NOEXIST);
+		l = bpf_map_lookup_elem(&recentls, &list);
+		if (!l)
+			return;
+	}
+	if (delta < 0 && l->count == 0)
+		return;
+	__sync_fetch_and_add(&l->count, delta);
+}
+
+static __always_inline void recent_remove(struct recent_key *k)
+{
+	if (!bpf_map_delete_elem(&recent, k))
+		recent_count(k->list, -1);
+}
+
+static __always_inline void recent_stamp(struct recent_val *v, __u64 now, __u8 ttl)
+{
+	__u32 i = v->index & (RECENT_NSTAMPS - 1);
+	v->stamps[i] = now;
+	i++;
+	v->index = i;
+	if (i > v->nstamps)
+		v->nstamps = i;
+	v->last = now;
+	v->ttl = ttl;
+}
+
+/* The match's result before `!` (the caller applies it). dry: evaluate without changing state
+ * (only for ops without side effects: rcheck without --reap). */
+static __noinline int recent_match(struct pkt *p, struct res_ent *e, __u32 dry)
+{
+	__u32 flags = e->field, cmd = flags & RC_CMD;
+	__u32 hitcount = (__u32)(e->x >> 32);
+	__u64 seconds = e->y;
+	struct recent_key k = { .list = (__u32)e->x, .addr = ((flags & RC_DEST) ? p->daddr : p->saddr) & e->mask };
+	__u8 ttl = (__u8)p->ttl;
+	if (p->hook == 1) /* FORWARD: the TTL as seen before forwarding */
+		ttl++;
+	__u64 now = bpf_ktime_get_ns();
+
+	struct recent_val *v = bpf_map_lookup_elem(&recent, &k);
+	if (v && (flags & RC_RTTL) && ttl && v->ttl && v->ttl != ttl)
+		v = 0;
+	if (!v) {
+		if (cmd != RC_SET || dry)
+			return 0;
+		struct recent_list *l = bpf_map_lookup_elem(&recentls, &k.list);
+		if (l && l->count >= RECENT_LIST_TOT) {
+			struct recent_oldest o;
+			if (recent_oldest(k.list, &o))
+				recent_remove(&o.key);
+		}
+		__u32 z = 0;
+		struct recent_val *t = bpf_map_lookup_elem(&recenttmp, &z);
+		if (!t)
+			return 1;
+		__builtin_memset(t, 0, sizeof(*t));
+		recent_stamp(t, now, ttl);
+		/* BPF_NOEXIST: another CPU may have created it meanwhile; then only count once. */
+		if (!bpf_map_update_elem(&recent, &k, t, BPF_NOEXIST))
+			recent_count(k.list, 1);
+		return 1;
+	}
+
+	int hit = 0;
+	if (cmd == RC_SET) {
+		hit = 1;
+	} else if (cmd == RC_REMOVE) {
+		if (!dry)
+			recent_remove(&k);
+		return 1;
+	} else {
+		__u64 span = seconds * 1000000000ULL;
+		__u64 from = now > span ? now - span : 0;
+		__u32 hits = 0, n = v->nstamps;
+		for (__u32 i = 0; i < RECENT_NSTAMPS; i++) {
+			if (i >= n)
+				break;
+			if (seconds && v->stamps[i] < from)
+				continue;
+			if (!hitcount || ++hits >= hitcount) {
+				hit = 1;
+				break;
+			}
+		}
+		if ((flags & RC_REAP) && !dry) {
+			int update = cmd == RC_UPDATE && (hit ^ (e->invert & 1));
+			struct recent_oldest o;
+			if (recent_oldest(k.list, &o) && !(update && o.key.addr == k.addr) && o.last < from) {
+				recent_remove(&o.key);
+				if (o.key.addr == k.addr)
+					return hit;
+			}
+		}
+	}
+	if (!dry && (cmd == RC_SET || (cmd == RC_UPDATE && (hit ^ (e->invert & 1)))))
+		recent_stamp(v, now, ttl);
+	return hit;
+}
+
+#endif
