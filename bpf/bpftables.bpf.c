@@ -412,24 +412,28 @@ struct res_ctx {
 	__u32 ok;     /* 1 while all ops passed */
 	__u32 dry;
 	__u32 abort;
+	/* A cmp / either op whose ranges are being tested: v1 or v2 within one of them. */
+	__u32 rend;   /* end of its ranges (0: none pending) */
+	__u32 v1;
+	__u32 v2;
+	__u32 inv;
 };
 
-/* v1 or v2 within one of the n ranges stored after the op (bounded loop, no extra frame). */
-static __always_inline int in_ranges(void *res, __u32 off, __u32 n, __u32 v1, __u32 v2)
+/* One op's result: invert, fail the rule, go on after its ranges. */
+static __always_inline void res_done(struct res_ctx *c, int m, __u32 inv, __u32 next)
 {
-	for (__u32 i = 0; i < MAX_RANGES; i++) {
-		if (i >= n)
-			break;
-		__u32 idx = off + i;
-		struct res_ent *e = bpf_map_lookup_elem(res, &idx);
-		if (!e)
-			break;
-		if ((v1 >= e->x && v1 <= e->y) || (v2 >= e->x && v2 <= e->y))
-			return 1;
-	}
-	return 0;
+	if (inv)
+		m = !m;
+	if (!m)
+		c->ok = 0;
+	c->off = next;
+	c->rend = 0;
+	c->opi++;
 }
 
+/* One residual entry per call (an op, or one range of the pending cmp / either op): a flat
+ * state machine rather than a loop over the ranges inside each op, which the verifier would
+ * walk once per range bound for every op kind (most of the program's verification cost). */
 static long res_step(__u32 i, struct res_ctx *c)
 {
 	if (c->off >= c->end || !c->ok)
@@ -439,6 +443,17 @@ static long res_step(__u32 i, struct res_ctx *c)
 	if (!e) {
 		c->ok = 0;
 		return 1;
+	}
+	if (c->rend) {
+		/* R_RANGE entry of the pending op; the first range that holds decides. */
+		__u64 v1 = c->v1, v2 = c->v2;
+		if ((v1 >= e->x && v1 <= e->y) || (v2 >= e->x && v2 <= e->y))
+			res_done(c, 1, c->inv, c->rend);
+		else if (idx + 1 >= c->rend)
+			res_done(c, 0, c->inv, c->rend);
+		else
+			c->off = idx + 1;
+		return 0;
 	}
 	__u32 n = e->nranges;
 	int m = 0;
@@ -452,14 +467,21 @@ static long res_step(__u32 i, struct res_ctx *c)
 		return 1;
 	}
 	switch (e->kind) {
-	case R_CMP: {
-		__u32 v = scalar(p, e->field) & e->mask;
-		m = in_ranges(c->res, idx + 1, n, v, v);
-		break;
-	}
+	case R_CMP:
 	case R_EITHER:
-		m = in_ranges(c->res, idx + 1, n, p->sport, p->dport);
-		break;
+		if (!n)
+			break;
+		if (e->kind == R_CMP) {
+			c->v1 = scalar(p, e->field) & e->mask;
+			c->v2 = c->v1;
+		} else {
+			c->v1 = p->sport;
+			c->v2 = p->dport;
+		}
+		c->inv = e->invert;
+		c->rend = idx + 1 + n;
+		c->off = idx + 1;
+		return 0;
 	case R_LIMIT: {
 		/* iptables' limit: credit in ns, one packet costs x ns, cap y = burst * x; starts full.
 		 * Updates are not atomic across CPUs (a race can let one extra packet through). */
@@ -505,12 +527,7 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = recent_match(p, e, c->dry);
 		break;
 	}
-	if (e->invert)
-		m = !m;
-	if (!m)
-		c->ok = 0;
-	c->off = idx + 1 + n;
-	c->opi++;
+	res_done(c, m, e->invert, idx + 1 + n);
 	return 0;
 }
 
@@ -522,7 +539,8 @@ static __always_inline int residuals_pass(struct run *r, struct rule_ent *re)
 	if (!res)
 		return 0;
 	struct res_ctx c = { .res = res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1, .dry = r->x->dry };
-	bpf_loop(MAX_RES_OPS, res_step, &c, 0);
+	/* Entries: ops and their ranges (encode.ts caps both). */
+	bpf_loop(MAX_RES_OPS * (1 + MAX_RANGES), res_step, &c, 0);
 	if (c.abort)
 		r->x->abort = 1;
 	return c.ok && c.off >= c.end;
@@ -553,20 +571,13 @@ static __noinline void emit_log(struct run *r, struct rule_ent *re)
 	rec->len = x->p.skblen;
 	struct bpf_dynptr dp;
 	if (!bpf_dynptr_from_skb((struct __sk_buff *)r->skb, 0, &dp)) {
+		/* The first 128 bytes (whole 16-byte pieces) from the IP header, read straight into
+		 * the record: one read of a bounded length keeps the verifier to one path. */
 		__u32 cap = x->p.skblen, l3 = x->l3off & 0xff;
-		/* Copy in 16-byte pieces: slices need constant sizes. */
-#pragma unroll
-		for (int o = 0; o < (int)sizeof(rec->pkt); o += 16) {
-			if (o + 16 <= cap) {
-				/* The record itself is the slice's bounce buffer (stack is scarce: the
-				 * tc programs call this three frames deep). */
-				__u8 *s = bpf_dynptr_slice(&dp, l3 + o, rec->pkt + o, 16);
-				if (s) {
-					__builtin_memcpy(rec->pkt + o, s, 16);
-					rec->caplen = o + 16;
-				}
-			}
-		}
+		__u32 n = (cap < sizeof(rec->pkt) ? cap : sizeof(rec->pkt)) & ~15u;
+		asm volatile("" : "+r"(n)); /* keep the bound check below for the verifier */
+		if (n && n <= sizeof(rec->pkt) && !bpf_dynptr_read(rec->pkt, n, &dp, l3, 0))
+			rec->caplen = n;
 	}
 	bpf_ringbuf_submit(rec, 0);
 }
@@ -597,10 +608,18 @@ static __always_inline int chain_end(struct run *r)
 	return 1;
 }
 
+/* Whether field f takes part in the AND. A fresh (volatile) load per test: were `present` kept
+ * in a register, the verifier would learn each bit at the first loop over the fields, find the
+ * second loop's tests decided, mark `present` precise and so explore every combination of
+ * fields separately (2^NFIELDS paths, past the 1M-instruction limit). */
+static __always_inline __u32 field_on(struct scratch *x, int f)
+{
+	return (*(volatile __u32 *)&x->present >> f) & 1;
+}
+
 static long step(__u32 i, struct run *r)
 {
 	struct scratch *x = r->x;
-	__u32 present = x->present;
 	__u32 nsum = x->nsum;
 
 	if (x->bits) {
@@ -664,7 +683,7 @@ static long step(__u32 i, struct run *r)
 		__u64 acc = ~0ULL;
 #pragma unroll
 		for (int f = 0; f < NFIELDS; f++) {
-			if ((present & (1u << f)) && acc)
+			if (field_on(x, f) && acc)
 				acc &= vword(r->w[f], x->wb[f], nsum, w) | vword(r->s[f], x->sb[f], nsum, w);
 		}
 		if (w == (x->k >> 6))
@@ -684,7 +703,7 @@ static long step(__u32 i, struct run *r)
 	__u64 sup = ~0ULL;
 #pragma unroll
 	for (int f = 0; f < NFIELDS; f++) {
-		if (present & (1u << f))
+		if (field_on(x, f))
 			sup &= vsum(r->w[f], x->wb[f] - nsup, t) | vsum(r->s[f], x->sb[f] - nsup, t);
 	}
 	sup &= ~0ULL << (jnext & 63);
@@ -698,7 +717,7 @@ static long step(__u32 i, struct run *r)
 	__u64 acc = ~0ULL;
 #pragma unroll
 	for (int f = 0; f < NFIELDS; f++) {
-		if (present & (1u << f))
+		if (field_on(x, f))
 			acc &= vsum(r->w[f], x->wb[f], j) | vsum(r->s[f], x->sb[f], j);
 	}
 	/* Keep only words in [k >> 6, ceil(hi / 64)): a summary word may span chains. */
@@ -832,16 +851,18 @@ static __always_inline __u32 addr_class(struct run *r, void *pool, __u32 off, __
 	if (!c || n == 0)
 		return 0;
 	__u32 base = off & (POOL_CHUNK - 1);
-	__u32 lo = 0, hi = n; /* invariant: start[lo] <= addr (lo = 0 always holds), answer in [lo, hi) */
+	/* Invariant: the answer is in [lo, lo + len) (start[0] = 0 <= addr). Branch-free halving
+	 * (start <= addr from the sign of the 64-bit difference): the verifier walks one state per
+	 * halving instead of forking on every comparison. */
+	__u32 lo = 0, len = n;
 	for (int i = 0; i < 21; i++) {
-		if (hi - lo <= 1)
+		if (len <= 1)
 			break;
-		__u32 mid = (lo + hi) >> 1;
-		__u64 e = c[(base + mid) & (POOL_CHUNK - 1)];
-		if ((__u32)(e >> 32) <= addr)
-			lo = mid;
-		else
-			hi = mid;
+		__u32 half = len >> 1;
+		__u64 e = c[(base + lo + half) & (POOL_CHUNK - 1)];
+		__u32 le = 1 - (__u32)(((__u64)addr - (e >> 32)) >> 63);
+		lo += half * le;
+		len -= half;
 	}
 	return (__u32)c[(base + lo) & (POOL_CHUNK - 1)];
 }
@@ -1027,14 +1048,10 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 	struct cfg *cf = bpf_map_lookup_elem(&cfg, &zero);
 	if (!cf)
 		return NF_ACCEPT;
-	__u32 hook = ctx->state->hook, chain0;
-	if (hook == 1)
-		chain0 = 0;
-	else if (hook == 2)
-		chain0 = 1;
-	else if (hook == 3)
-		chain0 = 2;
-	else
+	/* NF_INET_LOCAL_IN / FORWARD / LOCAL_OUT (1..3) -> built-in chain 0..2, as a range: with
+	 * one constant per hook the verifier would walk the inlined classify() three times. */
+	__u32 chain0 = ctx->state->hook - 1;
+	if (chain0 > 2)
 		return NF_ACCEPT;
 	__u32 *lvl = bpf_map_lookup_elem(&nest, &zero);
 	if (!lvl)
@@ -1068,10 +1085,17 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 		x->p.skblen = skb->len;
 		x->p.mark = skb->mark;
 		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
-		v = classify(skb, cf, x, chain0, cf->active);
+		/* chain0 again as an unknown value (the relkey test above split it into 0 and 1..2,
+		 * and classify() would be walked for each). */
+		x->p.hook = chain0;
+		v = classify(skb, cf, x, *(volatile __u32 *)&x->p.hook, cf->active);
 		/* OUTPUT REJECT whose reply the tc egress program sends (reject.h). */
-		if (chain0 == 2 && v == NF_DROP && x->rej && out && reject_defer(ctx, x, out))
-			v = NF_ACCEPT;
+		if (x->p.hook == 2 && v == NF_DROP && x->rej) {
+			/* Re-read: `out` kept live across classify() (NULL or not) would double it too. */
+			out = *(struct net_device *volatile *)&ctx->state->out;
+			if (out && reject_defer(ctx, x, out))
+				v = NF_ACCEPT;
+		}
 	}
 	*lvl = l;
 	return v;

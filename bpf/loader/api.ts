@@ -10,8 +10,8 @@
 import { Datapath } from './datapath.ts';
 import { netnsCookie as cookie } from './bpffs.ts';
 
-export { Datapath, NF_PRIORITY } from './datapath.ts';
-export type { CounterValue, DatapathOptions, HookName, LogRecord, TestRunResult } from './datapath.ts';
+export { Datapath, NF_PRIORITY, verifierStats } from './datapath.ts';
+export type { CounterValue, DatapathOptions, VerifierStats, HookName, LogRecord, TestRunResult } from './datapath.ts';
 export { specIsTrivial, encodeSpec, EncodeError } from './encode.ts';
 export { KernelError } from './libbpf.ts';
 export { pinDir, bpffsRoot } from './bpffs.ts';

@@ -28,6 +28,7 @@ import {
   errno,
   hintFor,
   KernelError,
+  nativeBuffer,
   netfilterLinkCreate,
   TestRunOpts,
   BPF_PROG_TYPE_SCHED_CLS,
@@ -118,6 +119,69 @@ const INNER: Record<InnerName, InnerDef> = {
   iif: { outer: 'gen_ifc', slot: (g) => 2 * g, type: BPF_MAP_TYPE_LPM_TRIE, key: L.LPMIF_KEY_SIZE, value: 4, flags: BPF_F_NO_PREALLOC, min: 64 },
   oif: { outer: 'gen_ifc', slot: (g) => 2 * g + 1, type: BPF_MAP_TYPE_LPM_TRIE, key: L.LPMIF_KEY_SIZE, value: 4, flags: BPF_F_NO_PREALLOC, min: 64 },
 };
+
+/** Opens the BPF object and sets the program types libbpf 1.1 cannot infer from the sections. */
+function openObject(path: string): { obj: unknown; prog: unknown } {
+  const obj = api.objOpenFile(path, null);
+  if (!obj) throw new KernelError(`opening BPF object ${path}`, errno());
+  try {
+    const prog = api.findProg(obj, 'bpftables_filter');
+    if (!prog) throw new Error(`bpftables: program bpftables_filter missing in ${path}`);
+    check(api.progSetType(prog, BPF_PROG_TYPE_NETFILTER) as number, 'setting the program type');
+    check(api.progSetAttach(prog, BPF_NETFILTER) as number, 'setting the expected attach type');
+    for (const name of Object.values(TC_PROGS)) {
+      const p = api.findProg(obj, name);
+      if (p) check(api.progSetType(p, BPF_PROG_TYPE_SCHED_CLS) as number, `setting the type of ${name}`);
+    }
+    return { obj, prog };
+  } catch (e) {
+    api.objClose(obj);
+    throw e;
+  }
+}
+
+export interface VerifierStats {
+  prog: string;
+  /** Instructions the verifier processed (bpf_prog_info.verified_insns; the limit is 1,000,000). */
+  verifiedInsns: number;
+  /** The verifier's statistics line(s) (log level 4: processed insns, states, peak states). */
+  log: string;
+}
+
+/** Loads the BPF object without pinning or attaching anything (maps are created and freed with
+ *  it) and reports the verifier's work per program: what decides whether the object still loads
+ *  as the datapath grows (BPF_COMPLEXITY_LIMIT_INSNS = 1M processed instructions per program).
+ *  `logLevel` 2 with a large `logSize` gives the per-instruction log (for finding where the
+ *  verifier spends its budget); the default 4 gives the statistics only. */
+export function verifierStats(opts: { logLevel?: number; logSize?: number } = {}): VerifierStats[] {
+  const path = objectPath();
+  const { obj } = openObject(path);
+  const names = ['bpftables_filter', ...Object.values(TC_PROGS)];
+  const size = opts.logSize ?? 1 << 16;
+  const bufs = names.map(() => nativeBuffer(size));
+  try {
+    names.forEach((n, i) => {
+      const p = api.findProg(obj, n);
+      if (!p) throw new Error(`bpftables: program ${n} missing in ${path}`);
+      check(api.progSetLogLevel(p, opts.logLevel ?? 4) as number, `setting the log level of ${n}`);
+      check(api.progSetLogBuf(p, bufs[i].ptr, size) as number, `setting the log buffer of ${n}`);
+    });
+    const rc = api.objLoad(obj) as number;
+    if (rc < 0) for (const [i, n] of names.entries()) process.stderr.write(`${n}: ${bufs[i].text().slice(-2000)}\n`);
+    check(rc, `loading ${path} (verifier log above)`);
+    return names.map((n, i) => {
+      const info = Buffer.alloc(BPF_PROG_INFO_SIZE);
+      check(api.objInfo(api.progFd(api.findProg(obj, n)) as number, info, [info.length]) as number, 'reading program info');
+      return { prog: n, verifiedInsns: info.readUInt32LE(BPF_PROG_INFO_VERIFIED_INSNS), log: bufs[i].text().trim() };
+    });
+  } finally {
+    api.objClose(obj);
+    for (const b of bufs) b.free();
+  }
+}
+/** struct bpf_prog_info (uapi, kernel ≥ 5.16): size up to attach_btf_id; verified_insns offset. */
+const BPF_PROG_INFO_SIZE = 228;
+const BPF_PROG_INFO_VERIFIED_INSNS = 216;
 
 function objectPath(): string {
   const env = process.env.BPFTABLES_BPF_OBJ;
@@ -248,17 +312,8 @@ export class Datapath {
 
   private create(opts: DatapathOptions): void {
     const path = objectPath();
-    const obj = api.objOpenFile(path, null);
-    if (!obj) throw new KernelError(`opening BPF object ${path}`, errno());
+    const { obj, prog } = openObject(path);
     try {
-      const prog = api.findProg(obj, 'bpftables_filter');
-      if (!prog) throw new Error(`bpftables: program bpftables_filter missing in ${path}`);
-      check(api.progSetType(prog, BPF_PROG_TYPE_NETFILTER) as number, 'setting the program type');
-      check(api.progSetAttach(prog, BPF_NETFILTER) as number, 'setting the expected attach type');
-      for (const name of Object.values(TC_PROGS)) {
-        const p = api.findProg(obj, name);
-        if (p) check(api.progSetType(p, BPF_PROG_TYPE_SCHED_CLS) as number, `setting the type of ${name}`);
-      }
       const sizes: Array<[string, number | undefined]> = [
         ['counters', opts.counterSlots],
         ['ct', opts.conntrackSize],

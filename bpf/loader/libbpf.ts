@@ -89,6 +89,8 @@ export const api = {
   progSetType: lib.func('int bpf_program__set_type(bpf_program *prog, int type)'),
   progSetAttach: lib.func('int bpf_program__set_expected_attach_type(bpf_program *prog, int type)'),
   progFd: lib.func('int bpf_program__fd(bpf_program *prog)'),
+  progSetLogLevel: lib.func('int bpf_program__set_log_level(bpf_program *prog, uint32_t level)'),
+  progSetLogBuf: lib.func('int bpf_program__set_log_buf(bpf_program *prog, void *buf, size_t size)'),
   findMap: lib.func('bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)'),
   mapFd: lib.func('int bpf_map__fd(bpf_map *map)'),
   mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
@@ -111,6 +113,23 @@ export const api = {
   statfs: libc.func('int statfs(const char *path, _Out_ void *buf)'),
   syscall: libc.func('long syscall(long number, ...)'),
 };
+
+/** Native memory that stays valid across calls (a JS Buffer passed as `void *` is only valid for
+ *  the duration of that one call, so libbpf cannot keep it, e.g. as a program's log buffer). */
+export function nativeBuffer(size: number): { ptr: unknown; text(): string; free(): void } {
+  const ptr = koffi.alloc('uint8_t', size);
+  return {
+    ptr,
+    text() {
+      const b = Buffer.from(koffi.view(ptr, size));
+      const end = b.indexOf(0);
+      return b.subarray(0, end < 0 ? size : end).toString();
+    },
+    free() {
+      koffi.free(ptr);
+    },
+  };
+}
 
 export function errno(): number {
   return koffi.errno();
