@@ -459,8 +459,7 @@ static long res_step(__u32 i, struct res_ctx *c)
 	int m = 0;
 	struct pkt *p = c->p;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
-	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH ||
-		       (e->kind == R_RECENT && ((e->field & RC_CMD) != RC_CHECK || (e->field & RC_REAP))))) {
+	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH)) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
 		c->abort = 1;
 		c->ok = 0;
@@ -524,7 +523,16 @@ static long res_step(__u32 i, struct res_ctx *c)
 		break;
 	}
 	case R_RECENT:
-		m = recent_match(p, e, c->dry);
+		/* < 0: a dry run met a recent op that changes state (see above). */
+		m = bpftables_recent(p, e, c->dry);
+		if (m < 0) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		if (m & (RR_EVICT | RR_REAP))  /* rare: a new entry, or --reap */
+			bpftables_recent_evict(p, e, m);
+		m &= 1;
 		break;
 	}
 	res_done(c, m, e->invert, idx + 1 + n);

@@ -56,6 +56,7 @@ struct recent_key {
 struct recent_val {
 	__u64 stamps[RECENT_NSTAMPS]; /* ns */
 	__u64 last;    /* the newest stamp: the list's LRU order */
+	__u64 prev;    /* `last` before the newest stamp (0 for a new entry) */
 	__u8 ttl;
 	__u8 index;    /* next ring slot (1..RECENT_NSTAMPS after a stamp) */
 	__u8 nstamps;  /* valid stamps */
@@ -100,52 +101,30 @@ struct {
 	__type(value, struct recent_val);
 } recenttmp SEC(".maps");
 
+/* The for_each callback's context: the list's least recently stamped entry so far (the head of
+ * the kernel's LRU list). 16 bytes: the programs' combined stack is tight. */
 struct recent_oldest {
 	__u32 list;
-	__u32 found;
-	struct recent_key key;
-	__u64 last;
+	__u32 addr;  /* of the oldest entry so far */
+	__u64 last;  /* its newest stamp; ~0 while none was found */
 };
 
 static long recent_oldest_cb(void *map, struct recent_key *k, struct recent_val *v, struct recent_oldest *o)
 {
-	if (k->list == o->list && (!o->found || v->last < o->last)) {
-		o->found = 1;
-		o->key = *k;
+	if (k->list == o->list && v->last < o->last) {
+		o->addr = k->addr;
 		o->last = v->last;
 	}
 	return 0;
 }
 
-/* The list's least recently stamped entry (the head of the kernel's LRU list). */
-static __always_inline int recent_oldest(__u32 list, struct recent_oldest *o)
+/* The loader creates a list's count when it gives the list its id (before any rule uses it). */
+static __always_inline void recent_count(__u32 *list, int delta)
 {
-	o->list = list;
-	o->found = 0;
-	o->last = 0;
-	bpf_for_each_map_elem(&recent, recent_oldest_cb, o, 0);
-	return o->found;
-}
-
-static __always_inline void recent_count(__u32 list, int delta)
-{
-	struct recent_list *l = bpf_map_lookup_elem(&recentls, &list);
-	if (!l) {
-		struct recent_list z = {};
-		bpf_map_update_elem(&recentls, &list, &z, BPF_NOEXIST);
-		l = bpf_map_lookup_elem(&recentls, &list);
-		if (!l)
-			return;
-	}
-	if (delta < 0 && l->count == 0)
+	struct recent_list *l = bpf_map_lookup_elem(&recentls, list);
+	if (!l || (delta < 0 && l->count == 0))
 		return;
 	__sync_fetch_and_add(&l->count, delta);
-}
-
-static __always_inline void recent_remove(struct recent_key *k)
-{
-	if (!bpf_map_delete_elem(&recent, k))
-		recent_count(k->list, -1);
 }
 
 static __always_inline void recent_stamp(struct recent_val *v, __u64 now, __u8 ttl)
@@ -156,17 +135,65 @@ static __always_inline void recent_stamp(struct recent_val *v, __u64 now, __u8 t
 	v->index = i;
 	if (i > v->nstamps)
 		v->nstamps = i;
+	v->prev = v->last;
 	v->last = now;
 	v->ttl = ttl;
 }
 
-/* The match's result before `!` (the caller applies it). dry: evaluate without changing state
- * (only for ops without side effects: rcheck without --reap). */
-static __noinline int recent_match(struct pkt *p, struct res_ent *e, __u32 dry)
+/* bpftables_recent() results besides the match (bit 0): what bpftables_recent_evict() must do
+ * next. Both run after the entry was stamped, which gives the kernel's results: a new entry is
+ * the newest (so evicting after inserting it removes the entry the kernel evicts before), and
+ * an entry just updated is not the oldest one --reap removes (the kernel skips it). */
+#define RR_EVICT 2 /* a new entry: remove the oldest if the list is over ip_list_tot */
+#define RR_REAP 4  /* --reap: remove the oldest if its last stamp is outside the window */
+#define RR_UPDATED 8 /* the entry was stamped: if it was the oldest before, --reap skips it */
+
+/* A global function of its own, called by res_step after bpftables_recent(): the for_each
+ * frames stay off bpftables_recent's (the tc programs' combined stack is at the limit). */
+__noinline int bpftables_recent_evict(struct pkt *p, struct res_ent *e, __u32 what)
 {
+	if (!p || !e)
+		return 0;
+	/* o starts with (list, addr): it is also the key of the entry to delete. */
+	struct recent_oldest o = { .list = (__u32)e->x, .addr = 0, .last = ~0ULL };
+	if (what & RR_EVICT) {
+		struct recent_list *l = bpf_map_lookup_elem(&recentls, &o.list);
+		if (!l || l->count <= RECENT_LIST_TOT)
+			return 0;
+	}
+	bpf_for_each_map_elem(&recent, recent_oldest_cb, &o, 0);
+	if (o.last == ~0ULL)
+		return 0;
+	if (what & RR_REAP) {
+		__u64 span = e->y * 1000000000ULL, now = bpf_ktime_get_ns();
+		if (o.last + span >= now)
+			return 0;
+		if (what & RR_UPDATED) {
+			/* The kernel reaps before stamping and skips the entry being updated when it is
+			 * the oldest: then it reaps nothing. */
+			struct recent_key k = { .list = o.list, .addr = ((e->field & RC_DEST) ? p->daddr : p->saddr) & e->mask };
+			struct recent_val *w = bpf_map_lookup_elem(&recent, &k);
+			if (w && w->prev <= o.last)
+				return 0;
+		}
+	}
+	if (!bpf_map_delete_elem(&recent, &o))
+		recent_count(&o.list, -1);
+	return 0;
+}
+
+/* The match's result before `!` in bit 0 (the caller applies `!`), plus RR_* work for
+ * bpftables_recent_evict(). dry: evaluate without changing state; an op that would change it
+ * (all but rcheck without --reap) returns -1 then (the dry run leaves the verdict to the
+ * netfilter program, as for limit). A global function: verified once, not at each of
+ * classify()'s call sites (the tc programs call it three times). */
+__noinline int bpftables_recent(struct pkt *p, struct res_ent *e, __u32 dry)
+{
+	if (!p || !e)
+		return 0;
 	__u32 flags = e->field, cmd = flags & RC_CMD;
-	__u32 hitcount = (__u32)(e->x >> 32);
-	__u64 seconds = e->y;
+	if (dry && (cmd != RC_CHECK || (flags & RC_REAP)))
+		return -1;
 	struct recent_key k = { .list = (__u32)e->x, .addr = ((flags & RC_DEST) ? p->daddr : p->saddr) & e->mask };
 	__u8 ttl = (__u8)p->ttl;
 	if (p->hook == 1) /* FORWARD: the TTL as seen before forwarding */
@@ -179,12 +206,6 @@ static __noinline int recent_match(struct pkt *p, struct res_ent *e, __u32 dry)
 	if (!v) {
 		if (cmd != RC_SET || dry)
 			return 0;
-		struct recent_list *l = bpf_map_lookup_elem(&recentls, &k.list);
-		if (l && l->count >= RECENT_LIST_TOT) {
-			struct recent_oldest o;
-			if (recent_oldest(k.list, &o))
-				recent_remove(&o.key);
-		}
 		__u32 z = 0;
 		struct recent_val *t = bpf_map_lookup_elem(&recenttmp, &z);
 		if (!t)
@@ -192,45 +213,42 @@ static __noinline int recent_match(struct pkt *p, struct res_ent *e, __u32 dry)
 		__builtin_memset(t, 0, sizeof(*t));
 		recent_stamp(t, now, ttl);
 		/* BPF_NOEXIST: another CPU may have created it meanwhile; then only count once. */
-		if (!bpf_map_update_elem(&recent, &k, t, BPF_NOEXIST))
-			recent_count(k.list, 1);
-		return 1;
+		if (bpf_map_update_elem(&recent, &k, t, BPF_NOEXIST))
+			return 1;
+		recent_count(&k.list, 1);
+		return 1 | RR_EVICT;
 	}
 
-	int hit = 0;
+	int hit = 0, more = 0;
 	if (cmd == RC_SET) {
 		hit = 1;
 	} else if (cmd == RC_REMOVE) {
-		if (!dry)
-			recent_remove(&k);
+		if (!bpf_map_delete_elem(&recent, &k))
+			recent_count(&k.list, -1);
 		return 1;
 	} else {
-		__u64 span = seconds * 1000000000ULL;
+		__u64 seconds = e->y, span = seconds * 1000000000ULL;
 		__u64 from = now > span ? now - span : 0;
-		__u32 hits = 0, n = v->nstamps;
+		/* The kernel counts stamps in the window until `hitcount` (at least one): the same as
+		 * counting them all. Branch-free (comparisons from the sign of differences; stamps and
+		 * `from` are below 2^63 ns): a compare per stamp would fork the verifier's state on
+		 * every iteration. */
+		__u32 hits = 0, n = v->nstamps, hitcount = (__u32)(e->x >> 32);
+		__u64 anyage = seconds == 0;
 		for (__u32 i = 0; i < RECENT_NSTAMPS; i++) {
-			if (i >= n)
-				break;
-			if (seconds && v->stamps[i] < from)
-				continue;
-			if (!hitcount || ++hits >= hitcount) {
-				hit = 1;
-				break;
-			}
+			__u64 lt = ((__u64)i - n) >> 63;
+			__u64 ge = 1 - ((v->stamps[i] - from) >> 63);
+			hits += (__u32)(lt & (anyage | ge));
 		}
-		if ((flags & RC_REAP) && !dry) {
-			int update = cmd == RC_UPDATE && (hit ^ (e->invert & 1));
-			struct recent_oldest o;
-			if (recent_oldest(k.list, &o) && !(update && o.key.addr == k.addr) && o.last < from) {
-				recent_remove(&o.key);
-				if (o.key.addr == k.addr)
-					return hit;
-			}
-		}
+		hit = hits >= (hitcount ? hitcount : 1);
+		if (flags & RC_REAP)
+			more = RR_REAP;
 	}
-	if (!dry && (cmd == RC_SET || (cmd == RC_UPDATE && (hit ^ (e->invert & 1)))))
+	if (cmd == RC_SET || (cmd == RC_UPDATE && (hit ^ (e->invert & 1)))) {
 		recent_stamp(v, now, ttl);
-	return hit;
+		more |= RR_UPDATED;
+	}
+	return hit | more;
 }
 
 #endif

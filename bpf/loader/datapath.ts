@@ -484,6 +484,8 @@ export class Datapath {
       let id = known.get(n);
       if (id === undefined) {
         id = ++last;
+        // The list's entry count first (the datapath only updates existing counts).
+        check(api.update(this.fd('recentls'), u32(id), Buffer.alloc(L.RECENT_LIST_SIZE), 0n) as number, `creating the count of recent list ${n}`);
         check(api.update(fd, Datapath.recentNameKey(n), u32(id), 0n) as number, `recording recent list ${n}`);
       }
       ids.set(n, id);
