@@ -289,7 +289,7 @@ struct scratch {
 	__u32 ctforce; /* 0, or ctstate + 1 imposed (a REJECT reply: RELATED, as nf_ct_attach) */
 	/* Results besides the verdict. */
 	__u32 rej;    /* REJECT_HIT | reply code when the verdict came from a REJECT rule */
-	__u32 abort;  /* dry run met a stateful match (limit / statistic): verdict unknown */
+	__u32 abort;  /* dry run met a statistic match or recent --reap: verdict unknown */
 	/* tc (reject.h): route of the packet, kept here to keep the tc frame small. */
 	__u32 t_oif;
 	__u32 t_saddr; /* network order */
@@ -297,7 +297,8 @@ struct scratch {
 	__u32 t_pad;  /* tc ingress: chain (0 INPUT, 1 FORWARD) */
 	__u64 relkey; /* sk_buff address of a packet arriving on lo (reject.h relskb), or 0 */
 	__u32 relconsume;
-	__u32 pad2;
+	__u32 rdn;    /* recent.h: dry-run copies in use (reset when a dry run starts) */
+	struct recent_dry rdry[RECENT_DRY];
 };
 #define REJECT_HIT 0x80000000u
 
@@ -459,7 +460,7 @@ static long res_step(__u32 i, struct res_ctx *c)
 	int m = 0;
 	struct pkt *p = c->p;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
-	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH)) {
+	if (c->dry && (e->kind == R_RANDOM || e->kind == R_NTH)) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
 		c->abort = 1;
 		c->ok = 0;
@@ -487,6 +488,11 @@ static long res_step(__u32 i, struct res_ctx *c)
 		__u64 now = bpf_ktime_get_ns();
 		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
 		if (!st) {
+			/* A dry run (tc REJECT pre-pass) only peeks: a new bucket is full. */
+			if (c->dry) {
+				m = 1;
+				break;
+			}
 			struct res_state init = { .a = e->y, .b = now };
 			bpf_map_update_elem(&resstate, &key, &init, BPF_NOEXIST);
 			st = bpf_map_lookup_elem(&resstate, &key);
@@ -496,6 +502,10 @@ static long res_step(__u32 i, struct res_ctx *c)
 		__u64 credit = st->a + (now - st->b);
 		if (credit > e->y)
 			credit = e->y;
+		if (c->dry) {
+			m = credit >= e->x;
+			break;
+		}
 		st->b = now;
 		if (credit >= e->x) {
 			credit -= e->x;
@@ -524,13 +534,14 @@ static long res_step(__u32 i, struct res_ctx *c)
 	}
 	case R_RECENT:
 		/* < 0: a dry run met a recent op that changes state (see above). */
-		m = bpftables_recent(p, e, c->dry);
+		/* p is the first member of the scratch slot (struct scratch). */
+		m = bpftables_recent((struct scratch *)p, e, c->dry);
 		if (m < 0) {
 			c->abort = 1;
 			c->ok = 0;
 			return 1;
 		}
-		if (m & (RR_EVICT | RR_REAP))  /* rare: a new entry, or --reap */
+		if ((m & (RR_EVICT | RR_REAP)) && !c->dry)  /* rare: a new entry, or --reap */
 			bpftables_recent_evict(p, e, m);
 		m &= 1;
 		break;

@@ -32,41 +32,7 @@
 #ifndef BPFTABLES_RECENT_H
 #define BPFTABLES_RECENT_H
 
-#define RECENT_NSTAMPS 32    /* power of two: the ring index is masked */
-#define RECENT_LIST_TOT 100  /* xt_recent ip_list_tot */
-#define RECENT_ENTRIES 65536 /* all lists together */
-#define RECENT_LISTS 4096
-#define RECENT_NAME_LEN 200  /* XT_RECENT_NAME_LEN */
-
-/* res_ent.field of an R_RECENT op. */
-#define RC_CMD 7
-#define RC_SET 1
-#define RC_CHECK 2
-#define RC_UPDATE 3
-#define RC_REMOVE 4
-#define RC_REAP 0x10
-#define RC_RTTL 0x20
-#define RC_DEST 0x40
-
-struct recent_key {
-	__u32 list;
-	__u32 addr; /* host order, masked */
-};
-
-struct recent_val {
-	__u64 stamps[RECENT_NSTAMPS]; /* ns */
-	__u64 last;    /* the newest stamp: the list's LRU order */
-	__u64 prev;    /* `last` before the newest stamp (0 for a new entry) */
-	__u8 ttl;
-	__u8 index;    /* next ring slot (1..RECENT_NSTAMPS after a stamp) */
-	__u8 nstamps;  /* valid stamps */
-	__u8 pad[5];
-};
-
-struct recent_list {
-	__u32 count;
-	__u32 pad;
-};
+/* Constants and the entry layout: bpftables.h (struct scratch holds dry-run copies). */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -183,16 +149,18 @@ __noinline int bpftables_recent_evict(struct pkt *p, struct res_ent *e, __u32 wh
 }
 
 /* The match's result before `!` in bit 0 (the caller applies `!`), plus RR_* work for
- * bpftables_recent_evict(). dry: evaluate without changing state; an op that would change it
- * (all but rcheck without --reap) returns -1 then (the dry run leaves the verdict to the
- * netfilter program, as for limit). A global function: verified once, not at each of
- * classify()'s call sites (the tc programs call it three times). */
-__noinline int bpftables_recent(struct pkt *p, struct res_ent *e, __u32 dry)
+ * bpftables_recent_evict(). dry (the tc REJECT pre-pass): the ops act on private copies of the
+ * entries in x->rdry, so later rules of the same dry run see what earlier ones would have done
+ * and the lists stay untouched; --reap, or more than RECENT_DRY entries, returns -1 (the dry
+ * run ends and the netfilter program decides, as for limit). A global function: verified
+ * once, not at each of classify()'s call sites (the tc programs call it three times). */
+__noinline int bpftables_recent(struct scratch *x, struct res_ent *e, __u32 dry)
 {
-	if (!p || !e)
+	if (!x || !e)
 		return 0;
+	struct pkt *p = &x->p;
 	__u32 flags = e->field, cmd = flags & RC_CMD;
-	if (dry && (cmd != RC_CHECK || (flags & RC_REAP)))
+	if (dry && (flags & RC_REAP))
 		return -1;
 	struct recent_key k = { .list = (__u32)e->x, .addr = ((flags & RC_DEST) ? p->daddr : p->saddr) & e->mask };
 	__u8 ttl = (__u8)p->ttl;
@@ -200,12 +168,43 @@ __noinline int bpftables_recent(struct pkt *p, struct res_ent *e, __u32 dry)
 		ttl++;
 	__u64 now = bpf_ktime_get_ns();
 
-	struct recent_val *v = bpf_map_lookup_elem(&recent, &k);
+	struct recent_dry *d = 0;
+	struct recent_val *v;
+	if (dry) {
+		__u32 n = x->rdn;
+		for (__u32 i = 0; i < RECENT_DRY; i++) {
+			if (i < n && x->rdry[i].key.list == k.list && x->rdry[i].key.addr == k.addr) {
+				d = &x->rdry[i];
+				break;
+			}
+		}
+		if (!d) {
+			if (n >= RECENT_DRY)
+				return -1;
+			d = &x->rdry[n & (RECENT_DRY - 1)];
+			d->key = k;
+			struct recent_val *real = bpf_map_lookup_elem(&recent, &k);
+			d->present = real != 0;
+			if (real)
+				__builtin_memcpy(&d->val, real, sizeof(d->val));
+			x->rdn = n + 1;
+		}
+		v = d->present ? &d->val : 0;
+	} else {
+		v = bpf_map_lookup_elem(&recent, &k);
+	}
 	if (v && (flags & RC_RTTL) && ttl && v->ttl && v->ttl != ttl)
 		v = 0;
 	if (!v) {
-		if (cmd != RC_SET || dry)
+		if (cmd != RC_SET)
 			return 0;
+		if (d) {
+			/* A dry-run copy is replaced as a new entry would be. */
+			__builtin_memset(&d->val, 0, sizeof(d->val));
+			recent_stamp(&d->val, now, ttl);
+			d->present = 1;
+			return 1;
+		}
 		__u32 z = 0;
 		struct recent_val *t = bpf_map_lookup_elem(&recenttmp, &z);
 		if (!t)
@@ -223,7 +222,9 @@ __noinline int bpftables_recent(struct pkt *p, struct res_ent *e, __u32 dry)
 	if (cmd == RC_SET) {
 		hit = 1;
 	} else if (cmd == RC_REMOVE) {
-		if (!bpf_map_delete_elem(&recent, &k))
+		if (d)
+			d->present = 0;
+		else if (!bpf_map_delete_elem(&recent, &k))
 			recent_count(&k.list, -1);
 		return 1;
 	} else {
