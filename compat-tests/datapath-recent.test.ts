@@ -15,6 +15,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDatapath, type Datapath } from '../bpf/loader/api.ts';
+import { compileTable } from '../classifier/compile.ts';
+import { RECENT_LIST_TOT, RecentLists, recentOracle } from '../classifier/recent.ts';
+import { classifySpec } from '../classifier/lookup.ts';
+import type { RecentData } from '../extensions/match/recent.ts';
+import { emptyTable, zeroCounters, type Rule, type Table } from '../ruleset/types.ts';
+import { craft, ip, keyOf, withNetns } from './datapath-helpers.ts';
 import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
 
 const CLIENT = '10.215.0.1';
@@ -247,5 +254,85 @@ describe('-m recent on real traffic, like iptables', () => {
     expect(a.steps).toEqual(['open', 'open', 'open', 'open', 'open', 'ECONNREFUSED', 'ECONNREFUSED']);
     expect(b.steps).toEqual(a.steps);
     expect(b.save).toEqual(a.save);
+  });
+});
+
+// The 100-address cap, --reap, lists forgotten when no rule names them and lists per namespace,
+// with BPF_PROG_TEST_RUN on crafted packets (thousands of source addresses are easier here than
+// on a veth), against the model (classifier/recent.ts).
+describe('recent lists in the datapath (test_run)', () => {
+  let a: Scratch;
+  let b: Scratch;
+  let dpa: Datapath | undefined;
+  let dpb: Datapath | undefined;
+  beforeAll(() => {
+    a = Scratch.create('rc-ta');
+    b = Scratch.create('rc-tb');
+  });
+  afterAll(() => {
+    if (dpa) withNetns(a.name, () => dpa!.teardown());
+    if (dpb) withNetns(b.name, () => dpb!.teardown());
+    a?.destroy();
+    b?.destroy();
+  });
+
+  const data = (d: Partial<RecentData>): RecentData => ({ cmd: 'CHECK', name: 'E', side: 'source', mask: 0xffffffff, seconds: 0, hitcount: 0, ...d });
+  const rule = (id: number, proto: number, d: Partial<RecentData>, drop: boolean): Rule => ({
+    id,
+    proto: { proto, invert: false },
+    matches: [{ name: 'recent', data: data(d) }],
+    counters: zeroCounters(),
+    target: drop ? { kind: 'standard', verdict: 'DROP' } : undefined,
+  });
+  /** INPUT: udp from a listed source is dropped; tcp lists the source (--set); icmp: rcheck --reap. */
+  const table = (name = 'E'): Table => {
+    const t = emptyTable('filter');
+    t.chains[0].rules.push(rule(16, 17, { name }, true), rule(17, 6, { cmd: 'SET', name }, false), rule(18, 1, { name, seconds: 1, reap: true }, true));
+    return t;
+  };
+  const DST = ip('10.216.0.1');
+  const send = (ns: Scratch, dp: Datapath, proto: number, src: number) =>
+    withNetns(ns.name, () => dp.testRun(craft({ src, dst: DST, proto, sport: 1000, dport: 80 }), 'INPUT').verdict);
+
+  it('keeps 100 addresses per list (the least recently stamped goes), like the model', () => {
+    const spec = compileTable(table());
+    dpa = withNetns(a.name, () => ensureDatapath());
+    withNetns(a.name, () => dpa!.commit(spec));
+    const model = new RecentLists();
+    const srcs = Array.from({ length: RECENT_LIST_TOT + 5 }, (_, i) => ip('10.1.0.0') + i);
+    for (const src of srcs) {
+      expect(send(a, dpa, 6, src)).toBe('ACCEPT');
+      classifySpec(spec, 'INPUT', keyOf({ src, dst: DST, proto: 6, sport: 1000, dport: 80 }, 'INPUT', { iif: '', oif: '' }, 4), recentOracle(model, 'INPUT', 0));
+    }
+    const listed = (src: number) => send(a, dpa!, 17, src) === 'DROP';
+    const got = srcs.map(listed);
+    const want = srcs.map((src) => model.addresses('E').includes(src));
+    expect(got).toEqual(want);
+    expect(got.filter((x) => !x).length).toBe(5);
+    expect(got.slice(0, 5)).toEqual([false, false, false, false, false]);
+  });
+
+  it('--reap removes the oldest address once it is outside the window', () => {
+    const first = ip('10.1.0.0') + 5; // the oldest listed address after the test above
+    expect(send(a, dpa!, 17, first)).toBe('DROP');
+    spawnSync('sleep', ['1.2']);
+    // The icmp rule --rcheck --seconds 1 --reap from another listed address: its stamp is too
+    // old to match, and the list's oldest entry (first) is reaped.
+    expect(send(a, dpa!, 1, first + 1)).toBe('ACCEPT');
+    expect(send(a, dpa!, 17, first)).toBe('ACCEPT');
+    expect(send(a, dpa!, 17, first + 2)).toBe('DROP');
+  });
+
+  it('lists are per namespace, kept by a ruleset that names them, forgotten by one that does not', () => {
+    dpb = withNetns(b.name, () => ensureDatapath());
+    withNetns(b.name, () => dpb!.commit(compileTable(table())));
+    const src = ip('10.1.0.0') + 50;
+    expect(send(a, dpa!, 17, src)).toBe('DROP');
+    expect(send(b, dpb, 17, src)).toBe('ACCEPT'); // b's list E is its own
+    withNetns(a.name, () => dpa!.commit(compileTable(table())));
+    expect(send(a, dpa!, 17, src)).toBe('DROP');
+    withNetns(a.name, () => dpa!.commit(compileTable(table('F'))));
+    withNetns(a.name, () => dpa!.commit(compileTable(table())));
+    expect(send(a, dpa!, 17, src)).toBe('ACCEPT');
   });
 });
