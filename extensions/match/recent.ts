@@ -98,7 +98,7 @@ export const recent: MatchModule<RecentData> = {
         { name: 'seconds' },
         { name: 'reap', also: ['seconds'] },
         { name: 'hitcount' },
-        { name: 'rttl' },
+        { name: 'rttl', excl: ['set', 'remove'] },
         { name: 'name' },
         { name: 'rsource' },
         { name: 'rdest' },
@@ -106,8 +106,10 @@ export const recent: MatchModule<RecentData> = {
       ],
       d.seen,
     );
-    // Kernel checkentry: hit counts below 65536, names non-empty without '/'.
+    // Kernel checkentry: hit counts below 65536, names non-empty without '/', and --set /
+    // --remove without --seconds, --hitcount, --reap or --rttl.
     if (d.hitcount >= 65536 || d.name === '' || d.name.includes('/')) throw kernelInvalid(ctx.chain);
+    if ((d.cmd === 'SET' || d.cmd === 'REMOVE') && (d.seconds || d.hitcount || d.reap || d.rttl)) throw kernelInvalid(ctx.chain);
   },
   print(d) {
     let s = `${d.invert ? '! ' : ''}recent: ${d.cmd}`;
