@@ -289,7 +289,7 @@ struct scratch {
 	__u32 ctforce; /* 0, or ctstate + 1 imposed (a REJECT reply: RELATED, as nf_ct_attach) */
 	/* Results besides the verdict. */
 	__u32 rej;    /* REJECT_HIT | reply code when the verdict came from a REJECT rule */
-	__u32 abort;  /* dry run met a stateful match (limit / statistic): verdict unknown */
+	__u32 abort;  /* dry run met a statistic match or recent --reap: verdict unknown */
 	/* tc (reject.h): route of the packet, kept here to keep the tc frame small. */
 	__u32 t_oif;
 	__u32 t_saddr; /* network order */
@@ -297,7 +297,8 @@ struct scratch {
 	__u32 t_pad;  /* tc ingress: chain (0 INPUT, 1 FORWARD) */
 	__u64 relkey; /* sk_buff address of a packet arriving on lo (reject.h relskb), or 0 */
 	__u32 relconsume;
-	__u32 pad2;
+	__u32 rdn;    /* recent.h: dry-run copies in use (reset when a dry run starts) */
+	struct recent_dry rdry[RECENT_DRY];
 };
 #define REJECT_HIT 0x80000000u
 
@@ -393,9 +394,14 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 	case S_DPORT: return p->dport;
 	case S_IPFLAGS: return p->ipflags;
 	case S_L4PROTO: return p->proto;
+	case S_PROTOKEY: return (p->frag ? FRAG_BIT : 0) | p->proto;
+	case S_TCPFLAGS: return p->tcpflags;
+	case S_CTSTATE: return p->ctstate;
 	}
 	return 0;
 }
+
+#include "recent.h"
 
 struct res_ctx {
 	void *res;
@@ -454,7 +460,7 @@ static long res_step(__u32 i, struct res_ctx *c)
 	int m = 0;
 	struct pkt *p = c->p;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
-	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH)) {
+	if (c->dry && (e->kind == R_RANDOM || e->kind == R_NTH)) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
 		c->abort = 1;
 		c->ok = 0;
@@ -482,6 +488,11 @@ static long res_step(__u32 i, struct res_ctx *c)
 		__u64 now = bpf_ktime_get_ns();
 		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
 		if (!st) {
+			/* A dry run (tc REJECT pre-pass) only peeks: a new bucket is full. */
+			if (c->dry) {
+				m = 1;
+				break;
+			}
 			struct res_state init = { .a = e->y, .b = now };
 			bpf_map_update_elem(&resstate, &key, &init, BPF_NOEXIST);
 			st = bpf_map_lookup_elem(&resstate, &key);
@@ -491,6 +502,10 @@ static long res_step(__u32 i, struct res_ctx *c)
 		__u64 credit = st->a + (now - st->b);
 		if (credit > e->y)
 			credit = e->y;
+		if (c->dry) {
+			m = credit >= e->x;
+			break;
+		}
 		st->b = now;
 		if (credit >= e->x) {
 			credit -= e->x;
@@ -517,6 +532,19 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = nval == 0;
 		break;
 	}
+	case R_RECENT:
+		/* < 0: a dry run met a recent op that changes state (see above). */
+		/* p is the first member of the scratch slot (struct scratch). */
+		m = bpftables_recent((struct scratch *)p, e, c->dry);
+		if (m < 0) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		if ((m & (RR_EVICT | RR_REAP)) && !c->dry)  /* rare: a new entry, or --reap */
+			bpftables_recent_evict(p, e, m);
+		m &= 1;
+		break;
 	}
 	res_done(c, m, e->invert, idx + 1 + n);
 	return 0;
@@ -666,7 +694,7 @@ static __always_inline long hit_rule(struct run *r)
 }
 
 /* Candidate words of summary word jcur: AND the lowest one across fields into bits. */
-static __always_inline void next_word(struct run *r)
+static __noinline void next_word(struct run *r)
 {
 	struct scratch *x = r->x;
 	__u32 nsum = x->nsum;
@@ -686,7 +714,7 @@ static __always_inline void next_word(struct run *r)
 }
 
 /* The next summary word non-zero in every field (via the super words) into cand. */
-static __always_inline void next_summary(struct run *r)
+static __noinline void next_summary(struct run *r)
 {
 	struct scratch *x = r->x;
 	/* Super summary: bit j of super word t says summary word 64*t+j is non-zero; jump
@@ -1097,10 +1125,17 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 		x->p.skblen = skb->len;
 		x->p.mark = skb->mark;
 		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
-		v = classify(skb, cf, x, chain0, cf->active);
+		/* chain0 again as an unknown value (the relkey test above split it into 0 and 1..2,
+		 * and classify() would be walked for each). */
+		x->p.hook = chain0;
+		v = classify(skb, cf, x, *(volatile __u32 *)&x->p.hook, cf->active);
 		/* OUTPUT REJECT whose reply the tc egress program sends (reject.h). */
-		if (chain0 == 2 && v == NF_DROP && x->rej && out && reject_defer(ctx, x, out))
-			v = NF_ACCEPT;
+		if (x->p.hook == 2 && v == NF_DROP && x->rej) {
+			/* Re-read: `out` kept live across classify() (NULL or not) would double it too. */
+			out = *(struct net_device *volatile *)&ctx->state->out;
+			if (out && reject_defer(ctx, x, out))
+				v = NF_ACCEPT;
+		}
 	}
 	*lvl = l;
 	return v;

@@ -61,6 +61,8 @@
 #define R_RANDOM 4
 #define R_NTH 5
 #define R_RANGE 15 /* continuation entry: [x, y] is one range of the preceding op */
+/* 16: addrtype (another branch) */
+#define R_RECENT 18 /* recent.h: field = RC_* flags, mask = address mask, x = list | hitcount << 32, y = seconds */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -74,6 +76,9 @@
 #define S_DPORT 8
 #define S_IPFLAGS 9
 #define S_L4PROTO 10
+#define S_PROTOKEY 11 /* the proto field's key: FRAG_BIT | protocol */
+#define S_TCPFLAGS 12
+#define S_CTSTATE 13
 
 #define MAX_RES_OPS 16    /* residual ops per rule */
 #define MAX_RANGES 64     /* ranges per op */
@@ -200,6 +205,53 @@ struct ct_pkt {
 	__u32 inner_daddr;
 	__u16 inner_sport;
 	__u16 inner_dport;
+};
+
+/* recent.h */
+#define RECENT_NSTAMPS 32    /* power of two: the ring index is masked */
+#define RECENT_LIST_TOT 100  /* xt_recent ip_list_tot */
+#define RECENT_ENTRIES 65536 /* all lists together */
+#define RECENT_LISTS 4096
+#define RECENT_NAME_LEN 200  /* XT_RECENT_NAME_LEN */
+
+/* res_ent.field of an R_RECENT op. */
+#define RC_CMD 7
+#define RC_SET 1
+#define RC_CHECK 2
+#define RC_UPDATE 3
+#define RC_REMOVE 4
+#define RC_REAP 0x10
+#define RC_RTTL 0x20
+#define RC_DEST 0x40
+
+struct recent_key {
+	__u32 list;
+	__u32 addr; /* host order, masked */
+};
+
+struct recent_val {
+	__u64 stamps[RECENT_NSTAMPS]; /* ns */
+	__u64 last;    /* the newest stamp: the list's LRU order */
+	__u64 prev;    /* `last` before the newest stamp (0 for a new entry) */
+	__u8 ttl;
+	__u8 index;    /* next ring slot (1..RECENT_NSTAMPS after a stamp) */
+	__u8 nstamps;  /* valid stamps */
+	__u8 pad[5];
+};
+
+struct recent_list {
+	__u32 count;
+	__u32 pad;
+};
+
+/* The tc dry run's private copy of an entry it touched (recent.h): a dry run sees what its own
+ * earlier rules would have done to the lists, without changing them. */
+#define RECENT_DRY 2
+struct recent_dry {
+	struct recent_key key;
+	__u32 present;  /* the copy holds an entry (0: none, or removed by the dry run) */
+	__u32 pad;
+	struct recent_val val;
 };
 
 #endif

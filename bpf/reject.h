@@ -7,10 +7,11 @@
  *
  * - bpftables_tc_in (ingress): decides INPUT vs FORWARD with bpf_fib_lookup, runs the same
  *   classification as the netfilter program as a dry run (no counters, LOG, conntrack or
- *   limit/statistic state). Only when the verdict is a REJECT it runs it again for real (counts
- *   exactly what the netfilter program would have counted), turns the packet into the reply in
- *   place, runs the reply through the OUTPUT chain (the kernel sends REJECT replies with
- *   ip_local_out, so iptables counts them there) and sends it back out of the same interface;
+ *   limit/statistic/recent state: limit peeks, recent uses private copies, recent.h). Only
+ *   when the verdict is a REJECT it runs it again for real (counts exactly what the netfilter
+ *   program would have counted), turns the packet into the reply in place, runs the reply
+ *   through the OUTPUT chain (the kernel sends REJECT replies with ip_local_out, so iptables
+ *   counts them there) and sends it back out of the same interface;
  *   the original never reaches netfilter. Any other verdict: the packet passes untouched and
  *   the netfilter program does all the work.
  * - OUTPUT: tc egress runs after NF_INET_LOCAL_OUT, so the netfilter program decides: for a
@@ -387,6 +388,7 @@ static __noinline struct scratch *tc_in_prep(struct __sk_buff *skb, struct cfg *
 	x->gen = cf->active;
 	x->l3off = 14;
 	x->dry = 1;
+	x->rdn = 0;
 	x->ctforce = 0;
 	x->relkey = ifi == LOOPBACK_IFINDEX ? (__u64)bpf_cast_to_kern_ctx(skb) : 0;
 	x->relconsume = 0;

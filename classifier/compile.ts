@@ -17,13 +17,30 @@
 // - RuleSpec.residual order: checks demoted by classBudget, then the base part's (non-prefix
 //   masks), then each match's in rule order. Stateful checks (limit, random, nth) carry no slot
 //   of their own: the encoder keys their state by (rule index, position in this list).
+// - iptables evaluates a rule's matches left to right and stops at the first that fails, so a
+//   stateful check (residualIsStateful: limit, nth, recent --set/--update/--remove/--reap)
+//   changes state only when every earlier match held, and does so even when a later match
+//   fails. Field constraints of the matches AFTER the rule's first stateful check are therefore
+//   not LBVS field constraints but residual `cmp` checks placed after it (afterStateful); those
+//   before it stay fields (the bitvectors only pick candidates where they hold, as iptables
+//   would have stopped there). Interface constraints have no scalar form; no match after the
+//   base part makes one.
 import { findMatch as registryFindMatch, findTarget as registryFindTarget } from '../extensions/index.ts';
 import type { DatapathAction, MatchModule, TargetModule } from '../extensions/types.ts';
 import { otherProblem } from '../parser/errors.ts';
 import { BUILTIN_CHAINS, type Chain, type Rule, type Table } from '../ruleset/types.ts';
 import { compileBase, prefixMask } from './base.ts';
 import { buildArrayClasses, buildIfaceClasses, buildPrefixClasses, ConstraintTable, type IfaceCons } from './classes.ts';
-import { FIELD_DOMAIN, FIELD_NAMES, type CompiledMatch, type FieldName, type ResidualCheck, type ScalarField } from './fields.ts';
+import {
+  FIELD_DOMAIN,
+  FIELD_NAMES,
+  residualIsStateful,
+  type CompiledMatch,
+  type FieldConstraint,
+  type FieldName,
+  type ResidualCheck,
+  type ScalarField,
+} from './fields.ts';
 import type { ChainSpec, FieldSpec, RuleSpec, SpecAction, TableSpec } from './spec.ts';
 
 /**
@@ -352,12 +369,23 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, opti
         throw new Error(`compileTable: rule ${position} in chain ${chain.name} has no id (the state layer assigns ids)`);
       }
       let residual: ResidualCheck[] = NO_RESIDUAL;
+      let stateful = false;
       for (const cm of compileRuleMatches(rule, lookup, position, chain.name)) {
+        // After a stateful check: this match's field constraints become residual checks, in order.
+        const late = stateful;
+        if (late && cm.fields) {
+          if (residual === NO_RESIDUAL) residual = [];
+          for (const key in cm.fields) {
+            const fc = cm.fields[key as FieldName];
+            if (fc) residual.push(afterStateful(key as FieldName, fc, position, chain.name));
+          }
+        }
         if (cm.residual && cm.residual.length > 0) {
           if (residual === NO_RESIDUAL) residual = [];
           residual.push(...cm.residual);
+          if (cm.residual.some(residualIsStateful)) stateful = true;
         }
-        if (!cm.fields) continue;
+        if (!cm.fields || late) continue;
         for (const key in cm.fields) {
           const f = key as FieldName;
           const fc = cm.fields[f];
@@ -449,6 +477,78 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, opti
   }
 
   return { nrules, chains: chainSpecs, rules, fields };
+}
+
+const SCALAR_KEY: Record<Exclude<FieldName, 'iif' | 'oif'>, ScalarField> = {
+  src: 'saddr',
+  dst: 'daddr',
+  proto: 'protokey',
+  sport: 'sport',
+  dport: 'dport',
+  tcpflags: 'tcpflags',
+  ctstate: 'ctstate',
+};
+/** bpf/bpftables.h MAX_RANGES. */
+const RESIDUAL_MAX_RANGES = 64;
+
+/** A field constraint as the equivalent residual `cmp` on the field's key (same verdicts). */
+function afterStateful(f: FieldName, fc: FieldConstraint, position: number, chain: string): ResidualCheck {
+  if (f === 'iif' || f === 'oif' || fc.kind === 'iface') {
+    refuse(position, chain, `an interface match after a stateful match (recent, limit, statistic) is not supported`);
+  }
+  let ranges: Array<[number, number]>;
+  if (fc.kind === 'prefixes') {
+    ranges = fc.prefixes.map((p) => [p.addr >>> 0, (p.addr >>> 0) + 2 ** (32 - p.len) - 1]);
+  } else {
+    const top = FIELD_DOMAIN[f as keyof typeof FIELD_DOMAIN] - 1;
+    ranges = [];
+    for (const [lo, hi] of fc.ranges) {
+      const a = Math.max(0, lo);
+      const b = Math.min(top, hi);
+      if (a <= b) ranges.push([a, b]);
+    }
+  }
+  let mask = 0xffffffff;
+  if (ranges.length > RESIDUAL_MAX_RANGES && fc.kind === 'ranges') {
+    const m = maskedRanges(ranges, FIELD_DOMAIN[f as keyof typeof FIELD_DOMAIN]);
+    if (m) ({ mask, ranges } = m);
+  }
+  if (ranges.length > RESIDUAL_MAX_RANGES) {
+    refuse(position, chain, `a match after a stateful match (recent, limit, statistic) has more than ${RESIDUAL_MAX_RANGES} ranges`);
+  }
+  return { kind: 'cmp', field: SCALAR_KEY[f], mask, ranges, invert: fc.invert };
+}
+
+/**
+ * The same key set as fewer ranges of (key & mask), when the set ignores some bits of the key
+ * (tcp --tcp-flags SYN,ACK SYN lists every flags byte with SYN set and ACK clear: 64 ranges;
+ * masked with 0x12 it is one value). Checked exhaustively over the domain; undefined when no
+ * mask helps.
+ */
+function maskedRanges(ranges: ReadonlyArray<readonly [number, number]>, domain: number): { mask: number; ranges: Array<[number, number]> } | undefined {
+  const member = new Uint8Array(domain);
+  for (const [lo, hi] of ranges) member.fill(1, lo, hi + 1);
+  const bits = Math.ceil(Math.log2(domain));
+  let mask = 0;
+  for (let b = 0; b < bits; b++) {
+    for (let v = 0; v < domain; v++) {
+      const u = v ^ (1 << b);
+      if (u < domain && member[u] !== member[v]) {
+        mask |= 1 << b;
+        break;
+      }
+    }
+  }
+  const projected = new Uint8Array(mask + 1);
+  for (let v = 0; v < domain; v++) if (member[v]) projected[v & mask] = 1;
+  for (let v = 0; v < domain; v++) if (projected[v & mask] !== member[v]) return undefined;
+  const out: Array<[number, number]> = [];
+  for (let v = 0; v <= mask; v++) {
+    if (!projected[v]) continue;
+    if (out.length && out[out.length - 1][1] === v - 1) out[out.length - 1][1] = v;
+    else out.push([v, v]);
+  }
+  return out.length < ranges.length ? { mask, ranges: out } : undefined;
 }
 
 /** Refuses loops and call depths beyond MAX_CALL_DEPTH (frames pushed by jumps). */

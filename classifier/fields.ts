@@ -76,7 +76,12 @@ export type ScalarField =
   | 'sport' // with the same NO_L4 convention as the field
   | 'dport'
   | 'ipflags' // IP flags+fragment offset word (frag_off, host order)
-  | 'l4proto';
+  | 'l4proto'
+  // The keys of the LBVS fields of the same names (so a field constraint can be checked as a
+  // residual `cmp`, in rule order, after a stateful match: see compile.ts).
+  | 'protokey' // the proto field's key: (nonFirstFragment ? FRAG_BIT : 0) | protocol
+  | 'tcpflags'
+  | 'ctstate';
 
 /**
  * Residual checks, in the order given; all must pass. Each may be inverted.
@@ -86,13 +91,39 @@ export type ScalarField =
  *            `slot` is assigned by the classifier (one bucket per rule instance).
  * - random:  statistic --mode random; matches with probability p (0..1).
  * - nth:     statistic --mode nth --every n --packet p (per-rule counter slot).
+ * - recent:  xt_recent (the recent match): per-namespace lists of addresses with the times
+ *            they were seen, shared by name across rules and rulesets. `cmd` is what the
+ *            match does (set / rcheck / update / remove); `side` picks the source or destination
+ *            address, masked with `mask`; `seconds` (0 = any age), `hitcount` (0 = one),
+ *            `reap`, `rttl` as the kernel's options. See classifier/recent.ts for the model.
+ *
+ * limit, nth and recent's set / update / remove / --reap change state when evaluated: they are
+ * STATEFUL, and the classifier keeps every constraint of the rule's later matches after them
+ * (compile.ts), as iptables evaluates matches left to right.
  */
 export type ResidualCheck =
   | { kind: 'cmp'; field: ScalarField; mask: number; ranges: Array<[number, number]>; invert: boolean }
   | { kind: 'either'; ranges: Array<[number, number]>; invert: boolean }
   | { kind: 'limit'; ratePerSec: number; burst: number; invert: boolean }
   | { kind: 'random'; probability: number; invert: boolean }
-  | { kind: 'nth'; every: number; packet: number; invert: boolean };
+  | { kind: 'nth'; every: number; packet: number; invert: boolean }
+  | {
+      kind: 'recent';
+      cmd: 'set' | 'check' | 'update' | 'remove';
+      name: string;
+      side: 'source' | 'dest';
+      mask: number;
+      seconds: number;
+      hitcount: number;
+      reap: boolean;
+      rttl: boolean;
+      invert: boolean;
+    };
+
+/** Whether evaluating the check changes state (see ResidualCheck). */
+export function residualIsStateful(c: ResidualCheck): boolean {
+  return c.kind === 'limit' || c.kind === 'nth' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
+}
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */
 export interface CompiledMatch {

@@ -56,6 +56,8 @@ function scalar(pkt: PacketKey, f: ScalarField): number {
       return pkt.dst;
     case 'l4proto':
       return pkt.proto;
+    case 'protokey':
+      return (pkt.nonFirstFragment ? FRAG_BIT : 0) | pkt.proto;
     default:
       return pkt[f];
   }

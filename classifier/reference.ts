@@ -73,7 +73,16 @@ function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: Resid
   const inAny = (v: number, rs: Array<[number, number]>) => rs.some(([lo, hi]) => v >= lo && v <= hi);
   switch (c.kind) {
     case 'cmp': {
-      const v = c.field === 'saddr' ? p.src : c.field === 'daddr' ? p.dst : c.field === 'l4proto' ? p.proto : p[c.field];
+      const v =
+        c.field === 'saddr'
+          ? p.src
+          : c.field === 'daddr'
+            ? p.dst
+            : c.field === 'l4proto'
+              ? p.proto
+              : c.field === 'protokey'
+                ? (p.nonFirstFragment ? 256 : 0) + p.proto
+                : p[c.field];
       hit = inAny((v & c.mask) >>> 0, c.ranges);
       break;
     }

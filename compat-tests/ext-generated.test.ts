@@ -4,7 +4,9 @@
 // `npm run build`), each in its own scratch namespace. Every difference (exit code, stdout,
 // stderr after normalise()) is one line; the set of lines must equal the committed snapshot
 // compat-tests/known-differences.ext.txt, so a new divergence fails and a fixed one shows.
-// Refresh the snapshot after review with BPFT_UPDATE_SNAPSHOT=1.
+// Refresh the snapshot after review with BPFT_UPDATE_SNAPSHOT=1. EXT_ONLY=<regex> runs only the
+// cases whose "table chain rule" matches it, compares only their snapshot lines and (with
+// BPFT_UPDATE_SNAPSHOT=1) replaces only those lines.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,7 +125,10 @@ describe('extensions: generated differential cases vs iptables-nft 1.8.9', () =>
   });
 
   it.skipIf(!!missing && !CI)(`matches the known-differences snapshot${missing ? ` (skipped: ${missing})` : ''}`, async () => {
-    const cases = generateCases();
+    const only = process.env.EXT_ONLY ? new RegExp(process.env.EXT_ONLY) : undefined;
+    const caseName = (c: GenCase) => `${c.table} ${c.chain} ${c.rule}`;
+    const cases = generateCases().filter((c) => !only || only.test(caseName(c)));
+    const selected = new Set(cases.map(caseName));
     const shards = pairs.map((_, i) => cases.filter((_c, k) => k % SHARDS === i));
     const results = await Promise.all(pairs.map(([a, b], i) => runBoth(a, 'iptables-nft', b, BPFT, shards[i]!, `/run/bpftables-ext-test.${i}.lock`)));
     const nft: Outcome[] = [];
@@ -140,8 +145,18 @@ describe('extensions: generated differential cases vs iptables-nft 1.8.9', () =>
       `# ${allCases.size} cases differ; ${refusedCases.size} of them only because bpftables refuses, by design, a filter-table\n` +
       `# rule whose match or target the datapath cannot enforce ("cannot enforce rule ..."; the rule is then\n` +
       `# absent from -S and -D fails). The other ${allCases.size - refusedCases.size} are real divergences.\n${lines.join('\n')}\n`;
-    if (process.env.BPFT_UPDATE_SNAPSHOT === '1') writeFileSync(SNAPSHOT, body);
-    const known = existsSync(SNAPSHOT) ? readFileSync(SNAPSHOT, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')) : [];
+    const inSubset = (l: string) => !only || selected.has(l.split(' :: ')[0]!);
+    if (process.env.BPFT_UPDATE_SNAPSHOT === '1') {
+      if (!only) writeFileSync(SNAPSHOT, body);
+      else {
+        // Only the selected cases' lines change (the header counts stay those of the last full run).
+        const old = readFileSync(SNAPSHOT, 'utf8').split('\n').filter((l) => l !== '');
+        const head = old.filter((l) => l.startsWith('#'));
+        const rest = old.filter((l) => !l.startsWith('#') && !inSubset(l)).concat(lines).sort();
+        writeFileSync(SNAPSHOT, `${head.join('\n')}\n${rest.join('\n')}\n`);
+      }
+    }
+    const known = existsSync(SNAPSHOT) ? readFileSync(SNAPSHOT, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#') && inSubset(l)) : [];
     const fresh = lines.filter((l) => !known.includes(l));
     const fixed = known.filter((l) => !lines.includes(l));
     expect({ newDifferences: fresh, fixedDifferences: fixed }).toEqual({ newDifferences: [], fixedDifferences: [] });

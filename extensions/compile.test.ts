@@ -75,11 +75,20 @@ describe('match compile', () => {
     expect(m0('-m dscp --dscp 0x2e').residual).toEqual([{ kind: 'cmp', field: 'tos', mask: 0xfc, ranges: [[0xb8, 0xb8]], invert: false }]);
     expect(m0('-m tos --tos 0x10/0x3f').residual).toEqual([{ kind: 'cmp', field: 'tos', mask: 0x3f, ranges: [[0x10, 0x10]], invert: false }]);
   });
+  it('recent: one residual check with the list, side, mask and modifiers', () => {
+    expect(m0('-m recent --set').residual).toEqual([
+      { kind: 'recent', cmd: 'set', name: 'DEFAULT', side: 'source', mask: 0xffffffff, seconds: 0, hitcount: 0, reap: false, rttl: false, invert: false },
+    ]);
+    expect(m0('-m recent ! --update --seconds 60 --reap --hitcount 4 --rttl --name SSH --rdest --mask 255.255.255.0').residual).toEqual([
+      { kind: 'recent', cmd: 'update', name: 'SSH', side: 'dest', mask: 0xffffff00, seconds: 60, hitcount: 4, reap: true, rttl: true, invert: true },
+    ]);
+    expect(m0('-m recent --rcheck --hitcount 32').residual![0]).toMatchObject({ cmd: 'check', hitcount: 32 });
+  });
   it('comment compiles to nothing', () => {
     expect(m0('-m comment --comment x')).toEqual({});
   });
   it('matches the datapath cannot enforce say why', () => {
-    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --set', '-m addrtype --src-type LOCAL', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
+    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --rcheck --hitcount 33', '-m addrtype --src-type LOCAL', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
       expect(m0(r).unsupported, r).toMatch(/^[a-z]+( --[a-z-]+)?: .+/);
     }
   });

@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TableSpec } from '../../classifier/spec.ts';
 import { bpffsRoot, netnsCookie, pinDir } from './bpffs.ts';
-import { encodeSpec, type Encoded } from './encode.ts';
+import { encodeSpec, recentNames, type Encoded } from './encode.ts';
 import * as L from './layout.ts';
 import {
   api,
@@ -78,9 +78,9 @@ export interface LogRecord {
   packet: Buffer;
 }
 
-const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs'] as const;
+const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs', 'recent', 'recentls', 'recentnm'] as const;
 /** Pins that older builds did not have. */
-const LATER_PINS = new Set(['tcifs', 'prog_tci', 'prog_tco']);
+const LATER_PINS = new Set(['tcifs', 'prog_tci', 'prog_tco', 'recent', 'recentls', 'recentnm']);
 /** The tc programs that send REJECT replies (reject.h), pinned next to `prog`. */
 const TC_PROGS = { prog_tci: 'bpftables_tc_in', prog_tco: 'bpftables_tc_out' } as const;
 type MapName = (typeof PINNED_MAPS)[number];
@@ -440,8 +440,81 @@ export class Datapath {
    * -Z, -c), then flips the active generation.
    */
   commit(spec: TableSpec, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = []): void {
-    const enc = encodeSpec(spec);
+    const enc = encodeSpec(spec, this.recentListIds(recentNames(spec)));
     this.commitEncoded(enc, counterWrites);
+  }
+
+  /** recentnm as name -> id (the all-zero key holds the last id given out, not a list). */
+  private readRecentNames(): Map<string, number> {
+    const fd = this.fd('recentnm');
+    const out = new Map<string, number>();
+    let prev: Buffer | null = null;
+    const v = Buffer.alloc(4);
+    for (;;) {
+      const next = Buffer.alloc(L.RECENT_NAME_LEN);
+      if ((api.nextKey(fd, prev, next) as number) < 0) break;
+      if ((api.lookup(fd, next, v) as number) === 0) {
+        const end = next.indexOf(0);
+        out.set(next.subarray(0, end < 0 ? next.length : end).toString('utf8'), v.readUInt32LE(0));
+      }
+      prev = next;
+    }
+    return out;
+  }
+
+  private static recentNameKey(name: string): Buffer {
+    const k = Buffer.alloc(L.RECENT_NAME_LEN);
+    Buffer.from(name, 'utf8').copy(k, 0, 0, L.RECENT_NAME_LEN - 1);
+    return k;
+  }
+
+  /**
+   * The list id of each recent list name: the one it already has (its entries are kept, as the
+   * kernel keeps a table while a rule names it), else a new one, recorded in recentnm before
+   * the rules that use it go live. Ids are never reused, so a packet still running the old
+   * generation cannot fill a list that a later ruleset would inherit.
+   */
+  private recentListIds(names: readonly string[]): Map<string, number> {
+    const ids = new Map<string, number>();
+    if (names.length === 0) return ids;
+    const fd = this.fd('recentnm');
+    const known = this.readRecentNames();
+    let last = known.get('') ?? 0;
+    for (const n of names) {
+      let id = known.get(n);
+      if (id === undefined) {
+        id = ++last;
+        // The list's entry count first (the datapath only updates existing counts).
+        check(api.update(this.fd('recentls'), u32(id), Buffer.alloc(L.RECENT_LIST_SIZE), 0n) as number, `creating the count of recent list ${n}`);
+        check(api.update(fd, Datapath.recentNameKey(n), u32(id), 0n) as number, `recording recent list ${n}`);
+      }
+      ids.set(n, id);
+    }
+    check(api.update(fd, Datapath.recentNameKey(''), u32(last), 0n) as number, 'recording the last recent list id');
+    return ids;
+  }
+
+  /** After a flip: forgets the lists the live ruleset no longer names (entries, count, name). */
+  private pruneRecent(keep: ReadonlyMap<string, number>): void {
+    const dropped = new Set<number>();
+    const nm = this.fd('recentnm');
+    for (const [name, id] of this.readRecentNames()) {
+      if (name === '' || keep.has(name)) continue;
+      api.del(nm, Datapath.recentNameKey(name));
+      dropped.add(id);
+    }
+    if (dropped.size === 0) return;
+    const fd = this.fd('recent');
+    const stale: Buffer[] = [];
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(L.RECENT_KEY_SIZE);
+      if ((api.nextKey(fd, prev, next) as number) < 0) break;
+      if (dropped.has(next.readUInt32LE(0))) stale.push(next);
+      prev = next;
+    }
+    for (const k of stale) api.del(fd, k);
+    for (const id of dropped) api.del(this.fd('recentls'), u32(id));
   }
 
   commitEncoded(enc: Encoded, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = []): void {
@@ -488,6 +561,7 @@ export class Datapath {
     cfg.writeUInt32LE(enc.ctOn ? 1 : 0, 4);
     check(api.update(this.fd('cfg'), u32(0), cfg, 0n) as number, 'flipping the active generation');
     if (!enc.hasReject) this.syncTc(false);
+    this.pruneRecent(enc.recentIds);
   }
 
   /**

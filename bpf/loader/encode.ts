@@ -37,6 +37,8 @@ export interface Encoded {
   statefulIds: number[];
   /** Whether some rule REJECTs (the tc programs that send the replies are then attached). */
   hasReject: boolean;
+  /** recent list name -> list id used in the residual checks. */
+  recentIds: ReadonlyMap<string, number>;
 }
 
 export class EncodeError extends Error {}
@@ -224,7 +226,7 @@ function lpmIfKey(name: string, exact: boolean): Buffer {
   return b;
 }
 
-function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
+function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>): number {
   if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
   let n = 0;
   for (const c of checks) {
@@ -261,6 +263,17 @@ function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
         x = BigInt(Math.max(1, c.every));
         y = BigInt(Math.max(0, c.packet));
         break;
+      case 'recent': {
+        kind = L.R_RECENT;
+        const id = recentIds.get(c.name);
+        if (id === undefined) throw new EncodeError(`recent list "${c.name}" has no list id`);
+        if (c.hitcount > L.RECENT_NSTAMPS) throw new EncodeError(`recent --hitcount ${c.hitcount} above ${L.RECENT_NSTAMPS}`);
+        field = L.RC_CMD[c.cmd] | (c.reap ? L.RC_REAP : 0) | (c.rttl ? L.RC_RTTL : 0) | (c.side === 'dest' ? L.RC_DEST : 0);
+        mask = c.mask >>> 0;
+        x = BigInt(id >>> 0) | (BigInt(c.hitcount >>> 0) << 32n);
+        y = BigInt(c.seconds >>> 0);
+        break;
+      }
     }
     out.push([kind, field, c.invert ? 1 : 0, ranges.length, mask, Number(x & 0xffffffffn), Number(x >> 32n), Number(y & 0xffffffffn), Number(y >> 32n)]);
     n++;
@@ -273,7 +286,20 @@ function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
   return n;
 }
 
-export function encodeSpec(spec: TableSpec): Encoded {
+/** The names of the recent lists the spec's rules use, sorted. */
+export function recentNames(spec: TableSpec): string[] {
+  const names = new Set<string>();
+  for (const r of spec.rules) if (r) for (const c of r.residual) if (c.kind === 'recent') names.add(c.name);
+  return [...names].sort();
+}
+
+/**
+ * recentIds: list name -> list id (recent.h) for every name in recentNames(spec); the loader
+ * keeps the ids stable across commits (Datapath.commit). Without it, ids are 1, 2, ... in name
+ * order (enough for test_run on a fresh datapath).
+ */
+export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, number>): Encoded {
+  const ids = recentIds ?? new Map(recentNames(spec).map((n, i) => [n, i + 1]));
   const nrules = spec.nrules;
   if (nrules % 64 !== 0 || nrules < 64) throw new EncodeError(`nrules ${nrules} is not a positive multiple of 64`);
   const nwords = nrules / 64;
@@ -386,7 +412,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
     rules.writeUInt32LE(arg, o + 8);
     rules.writeUInt32LE(resRows.length, o + 12);
     rules.writeUInt8(ACTION_CODE[a.kind], o + 16);
-    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows) : 0, o + 17);
+    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids) : 0, o + 17);
     if (r.counterId > maxCounter) maxCounter = r.counterId;
     if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth')) statefulIds.push(r.counterId);
   }
@@ -421,7 +447,9 @@ export function encodeSpec(spec: TableSpec): Encoded {
     logs: Buffer.concat(logs.length ? logs : [Buffer.alloc(L.LOGCFG_SIZE)]),
     nlogs: logs.length,
     lpm,
-    ctOn: spec.fields.ctstate !== undefined,
+    // ctstate may also be read by residual checks kept after a stateful match (compile.ts).
+    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => c.kind === 'cmp' && c.field === 'ctstate')),
+    recentIds: ids,
     maxCounter,
     statefulIds,
     hasReject,

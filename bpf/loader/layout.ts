@@ -48,6 +48,17 @@ export const R_LIMIT = 3;
 export const R_RANDOM = 4;
 export const R_NTH = 5;
 export const R_RANGE = 15;
+export const R_RECENT = 18;
+
+// recent.h
+export const RC_CMD: Readonly<Record<'set' | 'check' | 'update' | 'remove', number>> = { set: 1, check: 2, update: 3, remove: 4 };
+export const RC_REAP = 0x10;
+export const RC_RTTL = 0x20;
+export const RC_DEST = 0x40;
+export const RECENT_NSTAMPS = 32;
+export const RECENT_NAME_LEN = 200;
+export const RECENT_KEY_SIZE = 8; // list, addr
+export const RECENT_LIST_SIZE = 8; // count, pad
 
 export const SCALAR_NUM: Readonly<Record<ScalarField, number>> = {
   len: 0,
@@ -61,6 +72,9 @@ export const SCALAR_NUM: Readonly<Record<ScalarField, number>> = {
   dport: 8,
   ipflags: 9,
   l4proto: 10,
+  protokey: 11,
+  tcpflags: 12,
+  ctstate: 13,
 };
 
 export const MAX_RES_OPS = 16;

@@ -1,4 +1,5 @@
-// recent match, revision 1 (libxt_recent.c): per-address timestamp lists; the datapath has none.
+// recent match, revision 1 (libxt_recent.c): per-address time stamp lists, enforced by the
+// datapath's recent lists (bpf/recent.h; model: classifier/recent.ts).
 import { parameterProblem } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
@@ -18,6 +19,9 @@ export interface RecentData {
 }
 
 const CMDS: Record<string, RecentData['cmd']> = { set: 'SET', rcheck: 'CHECK', update: 'UPDATE', remove: 'REMOVE' };
+const CMD_OF = { SET: 'set', CHECK: 'check', UPDATE: 'update', REMOVE: 'remove' } as const;
+/** Time stamps the datapath keeps per address (bpf/recent.h RECENT_NSTAMPS). */
+export const RECENT_MAX_HITCOUNT = 32;
 const SAVE_CMD: Record<string, string> = { SET: '--set', CHECK: '--rcheck', UPDATE: '--update', REMOVE: '--remove' };
 
 export const recent: MatchModule<RecentData> = {
@@ -94,7 +98,7 @@ export const recent: MatchModule<RecentData> = {
         { name: 'seconds' },
         { name: 'reap', also: ['seconds'] },
         { name: 'hitcount' },
-        { name: 'rttl' },
+        { name: 'rttl', excl: ['set', 'remove'] },
         { name: 'name' },
         { name: 'rsource' },
         { name: 'rdest' },
@@ -102,8 +106,10 @@ export const recent: MatchModule<RecentData> = {
       ],
       d.seen,
     );
-    // Kernel checkentry: hit counts below 65536, names non-empty without '/'.
+    // Kernel checkentry: hit counts below 65536, names non-empty without '/', and --set /
+    // --remove without --seconds, --hitcount, --reap or --rttl.
     if (d.hitcount >= 65536 || d.name === '' || d.name.includes('/')) throw kernelInvalid(ctx.chain);
+    if ((d.cmd === 'SET' || d.cmd === 'REMOVE') && (d.seconds || d.hitcount || d.reap || d.rttl)) throw kernelInvalid(ctx.chain);
   },
   print(d) {
     let s = `${d.invert ? '! ' : ''}recent: ${d.cmd}`;
@@ -124,5 +130,27 @@ export const recent: MatchModule<RecentData> = {
     return s;
   },
   equal: (a, b) => recent.save(a) === recent.save(b),
-  compile: (): CompiledMatch => ({ unsupported: 'recent: the datapath keeps no recent-address lists' }),
+  compile: (d): CompiledMatch => {
+    // The kernel keeps roundup_pow_of_two(max(ip_pkt_list_tot = 20, hitcount)) stamps per
+    // address; the datapath keeps 32 (exact for every hit count up to 32).
+    if (d.hitcount > RECENT_MAX_HITCOUNT) {
+      return { unsupported: `recent: --hitcount ${d.hitcount} is above ${RECENT_MAX_HITCOUNT} (the datapath keeps ${RECENT_MAX_HITCOUNT} time stamps per address)` };
+    }
+    return {
+      residual: [
+        {
+          kind: 'recent',
+          cmd: CMD_OF[d.cmd ?? 'SET'],
+          name: d.name,
+          side: d.side,
+          mask: d.mask >>> 0,
+          seconds: d.seconds,
+          hitcount: d.hitcount,
+          reap: d.reap === true,
+          rttl: d.rttl === true,
+          invert: d.invert === true,
+        },
+      ],
+    };
+  },
 };
