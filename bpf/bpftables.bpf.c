@@ -191,7 +191,7 @@ struct {
 } ct SEC(".maps");
 
 /* Datapath health counters: [0] step budget exhausted, [1] call stack overflow,
- * [2] malformed IPv4 header, [3] map lookup failure. */
+ * [2] malformed IPv4 header, [3] map lookup failure, [4] addrtype lookup step budget (addrtype.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 8);
@@ -298,6 +298,15 @@ struct scratch {
 	__u64 relkey; /* sk_buff address of a packet arriving on lo (reject.h relskb), or 0 */
 	__u32 relconsume;
 	__u32 pad2;
+	/* addrtype.h: set by the caller (struct net *, in / out ifindex, 0 = none) ... */
+	__u64 at_net;
+	__u32 at_in;
+	__u32 at_out;
+	/* ... and per packet (classify(), when meta.atflags asks): type and route device. */
+	__u32 at_pad;
+	__u32 at_type[2];
+	__u32 at_ifx[2];
+	struct at_walk at_w;
 };
 #define REJECT_HIT 0x80000000u
 
@@ -400,6 +409,7 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 struct res_ctx {
 	void *res;
 	struct pkt *p;
+	struct scratch *x;
 	__u32 off;    /* next entry */
 	__u32 end;
 	__u32 counter;
@@ -409,20 +419,41 @@ struct res_ctx {
 	__u32 abort;
 };
 
-/* v1 or v2 within one of the n ranges stored after the op (bounded loop, no extra frame). */
-static __always_inline int in_ranges(void *res, __u32 off, __u32 n, __u32 v1, __u32 v2)
+#include "addrtype.h"
+
+/* v1 or v2 within one of the n ranges stored after the op. A bpf_loop, not a bounded loop:
+ * the verifier checks the callback once, where it walked a bounded loop once per iteration
+ * and per path into it (kernel 6.18.44 then exceeded its 1M-instruction budget in
+ * bpftables_tc_in). */
+struct rng_ctx {
+	void *res;
+	__u32 off;
+	__u32 n;
+	__u32 v1;
+	__u32 v2;
+	__u32 hit;
+};
+
+static long rng_step(__u32 i, struct rng_ctx *c)
 {
-	for (__u32 i = 0; i < MAX_RANGES; i++) {
-		if (i >= n)
-			break;
-		__u32 idx = off + i;
-		struct res_ent *e = bpf_map_lookup_elem(res, &idx);
-		if (!e)
-			break;
-		if ((v1 >= e->x && v1 <= e->y) || (v2 >= e->x && v2 <= e->y))
-			return 1;
+	if (i >= c->n)
+		return 1;
+	__u32 idx = c->off + i;
+	struct res_ent *e = bpf_map_lookup_elem(c->res, &idx);
+	if (!e)
+		return 1;
+	if ((c->v1 >= e->x && c->v1 <= e->y) || (c->v2 >= e->x && c->v2 <= e->y)) {
+		c->hit = 1;
+		return 1;
 	}
 	return 0;
+}
+
+static __always_inline int in_ranges(void *res, __u32 off, __u32 n, __u32 v1, __u32 v2)
+{
+	struct rng_ctx c = { .res = res, .off = off, .n = n, .v1 = v1, .v2 = v2, .hit = 0 };
+	bpf_loop(MAX_RANGES, rng_step, &c, 0);
+	return c.hit;
 }
 
 static long res_step(__u32 i, struct res_ctx *c)
@@ -438,6 +469,7 @@ static long res_step(__u32 i, struct res_ctx *c)
 	__u32 n = e->nranges;
 	int m = 0;
 	struct pkt *p = c->p;
+	struct scratch *x = c->x;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
 	if (c->dry && (e->kind == R_LIMIT || e->kind == R_RANDOM || e->kind == R_NTH)) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
@@ -453,6 +485,9 @@ static long res_step(__u32 i, struct res_ctx *c)
 	}
 	case R_EITHER:
 		m = in_ranges(c->res, idx + 1, n, p->sport, p->dport);
+		break;
+	case R_ADDRTYPE:
+		m = addrtype_check(x, e);
 		break;
 	case R_LIMIT: {
 		/* iptables' limit: credit in ns, one packet costs x ns, cap y = burst * x; starts full.
@@ -512,7 +547,7 @@ static __always_inline int residuals_pass(struct run *r, struct rule_ent *re)
 	void *res = gen_map(&gen_res, r->x);
 	if (!res)
 		return 0;
-	struct res_ctx c = { .res = res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1, .dry = r->x->dry };
+	struct res_ctx c = { .res = res, .p = &r->x->p, .x = r->x, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1, .dry = r->x->dry };
 	bpf_loop(MAX_RES_OPS, res_step, &c, 0);
 	if (c.abort)
 		r->x->abort = 1;
@@ -989,6 +1024,8 @@ static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x
 
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;
+	if (m->atflags & 3)
+		addrtype_prep(x, m->atflags);
 
 	struct chain_ent *c0 = chain_at(x, chain0);
 	if (!c0 || scan_reset(&r, chain0, c0->first)) {
@@ -1050,6 +1087,14 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 			ow[0] = *(__u64 *)&out->name[0];
 			ow[1] = *(__u64 *)&out->name[8];
 		}
+		x->at_in = in ? in->ifindex : 0;
+		x->at_out = out ? out->ifindex : 0;
+		/* BPF_PROG_TEST_RUN leaves state->net NULL: the device's namespace is the caller's. */
+		x->at_net = (__u64)ctx->state->net;
+		if (!x->at_net && in)
+			x->at_net = (__u64)in->nd_net.net;
+		if (!x->at_net && out)
+			x->at_net = (__u64)out->nd_net.net;
 		x->l3off = 0;
 		x->dry = 0;
 		x->ctforce = 0;

@@ -86,13 +86,37 @@ export type ScalarField =
  *            `slot` is assigned by the classifier (one bucket per rule instance).
  * - random:  statistic --mode random; matches with probability p (0..1).
  * - nth:     statistic --mode nth --every n --packet p (per-rule counter slot).
+ * - addrtype: the route type (RTN_*) of the source or destination address is in `types`
+ *            (bit 1 << RTN_*); with `dev` 'in' / 'out' a type that came from a route whose
+ *            device is not the packet's in / out device counts as UNICAST (xt_addrtype
+ *            --limit-iface-in / -out). Packet facts: PacketKey.addrtype.
  */
 export type ResidualCheck =
   | { kind: 'cmp'; field: ScalarField; mask: number; ranges: Array<[number, number]>; invert: boolean }
   | { kind: 'either'; ranges: Array<[number, number]>; invert: boolean }
   | { kind: 'limit'; ratePerSec: number; burst: number; invert: boolean }
   | { kind: 'random'; probability: number; invert: boolean }
-  | { kind: 'nth'; every: number; packet: number; invert: boolean };
+  | { kind: 'nth'; every: number; packet: number; invert: boolean }
+  | { kind: 'addrtype'; addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean };
+
+/** Route types (the kernel's RTN_* numbers) that the addrtype match names. */
+export const RTN_UNICAST = 1;
+export const RTN_LOCAL = 2;
+export const RTN_BROADCAST = 3;
+export const RTN_MULTICAST = 5;
+
+/**
+ * What inet_dev_addr_type() answers for the packet's addresses: the type (RTN_*) and, when it
+ * came from a route of the namespace's local table, that route's device name (absent for the
+ * fixed classes 0.0.0.0/8, 255.255.255.255 → BROADCAST, 224.0.0.0/4 → MULTICAST, and for
+ * UNICAST from no route). The BPF program looks these up per packet (bpf/addrtype.h).
+ */
+export interface AddrTypeFacts {
+  src: number;
+  dst: number;
+  srcDev?: string;
+  dstDev?: string;
+}
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */
 export interface CompiledMatch {
@@ -127,4 +151,6 @@ export interface PacketKey {
   mark: number;
   pkttype: number;
   ipflags: number;
+  /** Route types of src / dst; absent: both UNICAST, from no route. */
+  addrtype?: AddrTypeFacts;
 }

@@ -75,11 +75,17 @@ describe('match compile', () => {
     expect(m0('-m dscp --dscp 0x2e').residual).toEqual([{ kind: 'cmp', field: 'tos', mask: 0xfc, ranges: [[0xb8, 0xb8]], invert: false }]);
     expect(m0('-m tos --tos 0x10/0x3f').residual).toEqual([{ kind: 'cmp', field: 'tos', mask: 0x3f, ranges: [[0x10, 0x10]], invert: false }]);
   });
+  it('addrtype: one residual check per address, the device limit on both', () => {
+    expect(m0('-m addrtype --src-type LOCAL ! --dst-type BROADCAST,MULTICAST --limit-iface-in').residual).toEqual([
+      { kind: 'addrtype', addr: 'src', types: 1 << 2, dev: 'in', invert: false },
+      { kind: 'addrtype', addr: 'dst', types: (1 << 3) | (1 << 5), dev: 'in', invert: true },
+    ]);
+  });
   it('comment compiles to nothing', () => {
     expect(m0('-m comment --comment x')).toEqual({});
   });
   it('matches the datapath cannot enforce say why', () => {
-    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --set', '-m addrtype --src-type LOCAL', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
+    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --set', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
       expect(m0(r).unsupported, r).toMatch(/^[a-z]+( --[a-z-]+)?: .+/);
     }
   });
