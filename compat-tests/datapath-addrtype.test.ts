@@ -56,8 +56,7 @@ function setup(impl: Impl): Pair {
   ok(['ip', 'addr', 'add', '10.197.0.1/24', 'dev', 'bpft-ats']);
   ok(['ip', 'link', 'set', 'bpft-ats', 'up']);
   // Permanent neighbours for 10.197.0.77 and .78 while they are not T's: no ARP failure, whose
-  // late ICMP
-  // host-unreachable (3 s after the ping) would race with reading the counters.
+  // late ICMP host-unreachable (3 s after the ping) would race with reading the counters.
   for (const c of ['ip addr add 10.197.0.2/24 dev bpft-att', 'ip link set bpft-att up', 'sysctl -qw net.ipv4.icmp_echo_ignore_broadcasts=0', 'ip neigh replace 10.197.0.77 lladdr 02:00:00:00:00:77 dev bpft-att nud permanent', 'ip neigh replace 10.197.0.78 lladdr 02:00:00:00:00:78 dev bpft-att nud permanent']) {
     if (sh(t, c) !== 0) throw new Error(`${t.name}: ${c}`);
   }
