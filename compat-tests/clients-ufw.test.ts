@@ -34,6 +34,8 @@ const clientMissing = existsSync(join(UFW_ROOT, 'usr/sbin/ufw')) && existsSync(j
 if (CI && clientMissing) throw new Error(`clients-ufw: ${clientMissing}`);
 
 const cleanups: Array<() => void> = [];
+// Each namespace's teardown starts bpftables once (seconds on a loaded machine): more than
+// vitest's default 10 s hook timeout, which would leave namespaces behind.
 afterAll(() => {
   for (const c of cleanups.reverse()) {
     try {
@@ -42,7 +44,7 @@ afterAll(() => {
       // best effort
     }
   }
-});
+}, 300_000);
 
 /** A fresh ufw data dir (root-owned, not group/world-writable: ufw checks) under /run. */
 function dataDir(): string {
