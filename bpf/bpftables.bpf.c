@@ -191,7 +191,7 @@ struct {
 } ct SEC(".maps");
 
 /* Datapath health counters: [0] step budget exhausted, [1] call stack overflow,
- * [2] malformed IPv4 header, [3] map lookup failure. */
+ * [2] malformed IPv4 header, [3] map lookup failure, [4] addrtype lookup step budget (addrtype.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 8);
@@ -299,6 +299,15 @@ struct scratch {
 	__u32 relconsume;
 	__u32 rdn;    /* recent.h: dry-run copies in use (reset when a dry run starts) */
 	struct recent_dry rdry[RECENT_DRY];
+	/* addrtype.h: set by the caller (struct net *, in / out ifindex, 0 = none) ... */
+	__u64 at_net;
+	__u32 at_in;
+	__u32 at_out;
+	/* ... and per packet (classify(), when meta.atflags asks): type and route device. */
+	__u32 at_pad;
+	__u32 at_type[2];
+	__u32 at_ifx[2];
+	struct at_walk at_w;
 };
 #define REJECT_HIT 0x80000000u
 
@@ -406,6 +415,7 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 struct res_ctx {
 	void *res;
 	struct pkt *p;
+	struct scratch *x;
 	__u32 off;    /* next entry */
 	__u32 end;
 	__u32 counter;
@@ -435,6 +445,8 @@ static __always_inline void res_done(struct res_ctx *c, int m, __u32 inv, __u32 
 /* One residual entry per call (an op, or one range of the pending cmp / either op): a flat
  * state machine rather than a loop over the ranges inside each op, which the verifier would
  * walk once per range bound for every op kind (most of the program's verification cost). */
+#include "addrtype.h"
+
 static long res_step(__u32 i, struct res_ctx *c)
 {
 	if (c->off >= c->end || !c->ok)
@@ -459,6 +471,7 @@ static long res_step(__u32 i, struct res_ctx *c)
 	__u32 n = e->nranges;
 	int m = 0;
 	struct pkt *p = c->p;
+	struct scratch *x = c->x;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
 	if (c->dry && (e->kind == R_RANDOM || e->kind == R_NTH)) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
@@ -482,6 +495,9 @@ static long res_step(__u32 i, struct res_ctx *c)
 		c->rend = idx + 1 + n;
 		c->off = idx + 1;
 		return 0;
+	case R_ADDRTYPE:
+		m = addrtype_check(x, e);
+		break;
 	case R_LIMIT: {
 		/* iptables' limit: credit in ns, one packet costs x ns, cap y = burst * x; starts full.
 		 * Updates are not atomic across CPUs (a race can let one extra packet through). */
@@ -557,7 +573,7 @@ static __always_inline int residuals_pass(struct run *r, struct rule_ent *re)
 	void *res = gen_map(&gen_res, r->x);
 	if (!res)
 		return 0;
-	struct res_ctx c = { .res = res, .p = &r->x->p, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1, .dry = r->x->dry };
+	struct res_ctx c = { .res = res, .p = &r->x->p, .x = r->x, .off = re->res_off, .end = re->res_off + re->nres, .counter = re->counter, .ok = 1, .dry = r->x->dry };
 	/* Entries: ops and their ranges (encode.ts caps both). */
 	bpf_loop(MAX_RES_OPS * (1 + MAX_RANGES), res_step, &c, 0);
 	if (c.abort)
@@ -1059,6 +1075,8 @@ static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x
 
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;
+	if (m->atflags & 3)
+		addrtype_prep(x, m->atflags);
 
 	struct chain_ent *c0 = chain_at(x, chain0);
 	if (!c0 || scan_reset(&r, chain0, c0->first)) {
@@ -1116,6 +1134,14 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 			ow[0] = *(__u64 *)&out->name[0];
 			ow[1] = *(__u64 *)&out->name[8];
 		}
+		x->at_in = in ? in->ifindex : 0;
+		x->at_out = out ? out->ifindex : 0;
+		/* BPF_PROG_TEST_RUN leaves state->net NULL: the device's namespace is the caller's. */
+		x->at_net = (__u64)ctx->state->net;
+		if (!x->at_net && in)
+			x->at_net = (__u64)in->nd_net.net;
+		if (!x->at_net && out)
+			x->at_net = (__u64)out->nd_net.net;
 		x->l3off = 0;
 		x->dry = 0;
 		x->ctforce = 0;

@@ -61,7 +61,7 @@
 #define R_RANDOM 4
 #define R_NTH 5
 #define R_RANGE 15 /* continuation entry: [x, y] is one range of the preceding op */
-/* 16: addrtype (another branch) */
+#define R_ADDRTYPE 16 /* addrtype.h */
 #define R_RECENT 18 /* recent.h: field = RC_* flags, mask = address mask, x = list | hitcount << 32, y = seconds */
 
 /* ScalarField codes for R_CMP. */
@@ -97,7 +97,7 @@ struct meta {
 	__u32 nchains;
 	__u32 present;   /* bit per field */
 	__u32 woff[NFIELDS]; /* pool offset of W_f (0 = empty) */
-	__u32 pad;
+	__u32 atflags;  /* addrtype.h: bit 0 some rule tests the source's type, bit 1 the destination's */
 	/* src/dst: sorted interval tables in the pool, one u64 per interval:
 	 * start address (host order) << 32 | pool offset of the class vector. */
 	__u32 aoff[2];
@@ -252,6 +252,27 @@ struct recent_dry {
 	__u32 present;  /* the copy holds an entry (0: none, or removed by the dry run) */
 	__u32 pad;
 	struct recent_val val;
+};
+
+/* addrtype.h: LC-trie walk state, kept in the scratch slot (struct scratch.at_w); the stack
+ * holds only a pointer to it, so the combined stack of tc_in → classify → step → res_step →
+ * bpftables_addrtype stays under 512 bytes. Kernel pointers as u64. */
+struct at_walk {
+	__u64 n;      /* struct key_vector * */
+	__u64 pn;
+	__u64 fa;     /* struct fib_alias * being scanned (phase 3) */
+	__u32 key;    /* the address, host order */
+	__u32 cindex;
+	__u32 phase;  /* 1 descend, 2 prefix match, 3 backtrace, 4 leaf, 0 done */
+	__u32 type;   /* result */
+	__u32 ifx;    /* result: ifindex of the route's first nexthop device (0 unknown) */
+	__u32 pad;
+	__u64 tmp;    /* bpf_probe_read_kernel destination (little-endian: narrower reads land low) */
+	__u32 kkey;   /* the key_vector last read */
+	__u8 kpos;
+	__u8 kbits;
+	__u8 kslen;
+	__u8 kpad;
 };
 
 #endif

@@ -304,9 +304,20 @@ static __always_inline void reply_output_prep(struct scratch *x, int rlen, const
 	x->dry = 0;
 	x->ctforce = CT_RELATED + 1; /* the kernel attaches the original's conntrack: RELATED */
 	x->relkey = 0;
+	/* addrtype: same namespace (at_net kept); the reply's devices are not modelled. */
+	x->at_in = 0;
+	x->at_out = 0;
 	x->p.skblen = rlen;
 	x->p.mark = 0;
 	x->p.pkttype = 0;
+}
+
+/* The skb's network namespace (struct net *) for addrtype.h. */
+static __always_inline __u64 tc_net(struct __sk_buff *skb)
+{
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	struct net_device *dev = k->dev;
+	return dev ? (__u64)BPF_CORE_READ(dev, nd_net.net) : 0;
 }
 
 /* INPUT (0) or FORWARD (1, *oifi set) for a packet arriving on ifi; -1: neither (the kernel
@@ -395,6 +406,9 @@ static __noinline struct scratch *tc_in_prep(struct __sk_buff *skb, struct cfg *
 	x->p.skblen = skb->len - 14;
 	x->p.mark = skb->mark;
 	x->p.pkttype = skb->pkt_type;
+	x->at_net = tc_net(skb);
+	x->at_in = ifi;
+	x->at_out = chain0 == 1 ? x->t_oif : 0;
 	return x;
 pass:
 	tc_leave();
@@ -510,6 +524,7 @@ int bpftables_tc_out(struct __sk_buff *skb)
 	struct scratch *x = tc_enter();
 	if (!x)
 		return TC_ACT_SHOT;
+	x->at_net = tc_net(skb);
 	reply_output_prep(x, rlen, lo_name);
 	int v = bpftables_classify_tc(skb, cf, x, 2, cf->active);
 	tc_leave();

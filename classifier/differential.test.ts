@@ -59,6 +59,9 @@ const matchArb = fc.oneof(
   fc.record({ p: fc.constantFrom(0, 0.5, 1), invert: fc.boolean() }).map((d) => ({ name: 'statistic', data: d })),
   fc.record({ field: fc.constantFrom('iif', 'oif'), pattern: fc.constantFrom(...PATTERNS), invert: fc.boolean() }).map((d) => ({ name: 'iface2', data: d })),
   fc.constant({ name: 'comment', data: {} }),
+  fc
+    .record({ addr: fc.constantFrom('src', 'dst'), types: fc.constantFrom(0b100, 0b101000, 0b110, 0b10), dev: fc.constantFrom('any', 'in', 'out'), invert: fc.boolean() })
+    .map((d) => ({ name: 'addrtype', data: d })),
 );
 
 interface RuleShape {
@@ -158,6 +161,7 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
       oif: fc.constantFrom(...NAMES),
       ttl: fc.constantFrom(1, 64, 65, 128, 255),
       mark: fc.integer({ min: 0, max: 3 }),
+      at: fc.record({ src: fc.constantFrom(1, 2, 3, 5), dst: fc.constantFrom(1, 2, 3, 5), srcDev: fc.option(fc.constantFrom(...NAMES), { nil: undefined }), dstDev: fc.option(fc.constantFrom(...NAMES), { nil: undefined }) }),
     })
     .map((p) => {
       const l4 = !p.frag && (p.proto === 6 || p.proto === 17 || p.proto === 132);
@@ -178,6 +182,7 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
         mark: p.mark,
         pkttype: 0,
         ipflags: p.frag ? 0x20 : 0,
+        addrtype: p.at,
       };
     });
 

@@ -96,11 +96,14 @@ export type ScalarField =
  *            match does (set / rcheck / update / remove); `side` picks the source or destination
  *            address, masked with `mask`; `seconds` (0 = any age), `hitcount` (0 = one),
  *            `reap`, `rttl` as the kernel's options. See classifier/recent.ts for the model.
+ * - addrtype: the route type (RTN_*) of the source or destination address is in `types`
+ *            (bit 1 << RTN_*); with `dev` 'in' / 'out' a type that came from a route whose
+ *            device is not the packet's in / out device counts as UNICAST (xt_addrtype
+ *            --limit-iface-in / -out). Packet facts: PacketKey.addrtype.
  *
  * limit, nth and recent's set / update / remove / --reap change state when evaluated: they are
  * STATEFUL, and the classifier keeps every constraint of the rule's later matches after them
- * (compile.ts), as iptables evaluates matches left to right.
- */
+ * (compile.ts), as iptables evaluates matches left to right. */
 export type ResidualCheck =
   | { kind: 'cmp'; field: ScalarField; mask: number; ranges: Array<[number, number]>; invert: boolean }
   | { kind: 'either'; ranges: Array<[number, number]>; invert: boolean }
@@ -118,7 +121,27 @@ export type ResidualCheck =
       reap: boolean;
       rttl: boolean;
       invert: boolean;
-    };
+    }
+  | { kind: 'addrtype'; addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean };
+
+/** Route types (the kernel's RTN_* numbers) that the addrtype match names. */
+export const RTN_UNICAST = 1;
+export const RTN_LOCAL = 2;
+export const RTN_BROADCAST = 3;
+export const RTN_MULTICAST = 5;
+
+/**
+ * What inet_dev_addr_type() answers for the packet's addresses: the type (RTN_*) and, when it
+ * came from a route of the namespace's local table, that route's device name (absent for the
+ * fixed classes 0.0.0.0/8, 255.255.255.255 → BROADCAST, 224.0.0.0/4 → MULTICAST, and for
+ * UNICAST from no route). The BPF program looks these up per packet (bpf/addrtype.h).
+ */
+export interface AddrTypeFacts {
+  src: number;
+  dst: number;
+  srcDev?: string;
+  dstDev?: string;
+}
 
 /** Whether evaluating the check changes state (see ResidualCheck). */
 export function residualIsStateful(c: ResidualCheck): boolean {
@@ -158,4 +181,6 @@ export interface PacketKey {
   mark: number;
   pkttype: number;
   ipflags: number;
+  /** Route types of src / dst; absent: both UNICAST, from no route. */
+  addrtype?: AddrTypeFacts;
 }

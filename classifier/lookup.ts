@@ -13,7 +13,7 @@
 // a return.
 import type { RejectWith } from '../extensions/types.ts';
 import { MAX_CALL_DEPTH } from './compile.ts';
-import { FRAG_BIT, type FieldName, type PacketKey, type ResidualCheck, type ScalarField } from './fields.ts';
+import { FRAG_BIT, RTN_UNICAST, type FieldName, type PacketKey, type ResidualCheck, type ScalarField } from './fields.ts';
 import type { FieldSpec, TableSpec } from './spec.ts';
 
 export type Hook = 'INPUT' | 'FORWARD' | 'OUTPUT';
@@ -78,6 +78,15 @@ function residualPasses(counterId: number, checks: readonly ResidualCheck[], pkt
       case 'either':
         hit = inRanges(pkt.sport, c.ranges) || inRanges(pkt.dport, c.ranges);
         break;
+      case 'addrtype': {
+        const f = pkt.addrtype;
+        let t = f ? (c.addr === 'src' ? f.src : f.dst) : RTN_UNICAST;
+        const routeDev = c.addr === 'src' ? f?.srcDev : f?.dstDev;
+        const dev = c.dev === 'in' ? pkt.iif : c.dev === 'out' ? pkt.oif : '';
+        if (dev !== '' && routeDev !== undefined && routeDev !== dev) t = RTN_UNICAST;
+        hit = t < 32 && ((c.types >>> t) & 1) === 1;
+        break;
+      }
       default:
         hit = oracle(counterId, c, pkt);
     }

@@ -89,6 +89,15 @@ function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: Resid
     case 'either':
       hit = inAny(p.sport, c.ranges) || inAny(p.dport, c.ranges);
       break;
+    case 'addrtype': {
+      // xt_addrtype: match_type(net, dev, addr, mask); dev = in / out device or none.
+      const facts = p.addrtype ?? { src: 1, dst: 1 };
+      const dev = c.dev === 'in' ? p.iif : c.dev === 'out' ? p.oif : '';
+      const routeDev = c.addr === 'src' ? facts.srcDev : facts.dstDev;
+      const type = dev !== '' && routeDev !== undefined && routeDev !== dev ? 1 : c.addr === 'src' ? facts.src : facts.dst;
+      hit = (c.types & (1 << type)) !== 0;
+      break;
+    }
     default:
       hit = oracle(id, c, p);
   }

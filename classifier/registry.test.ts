@@ -29,6 +29,9 @@ const COMMANDS = [
   '-A INPUT -m iprange --src-range 10.1.2.0-10.1.2.50 -j RETURN',
   '-A INPUT -s 10.0.255.0/255.0.255.0 -j DROP',
   '-A INPUT -p udp -m multiport ! --ports 53,123',
+  '-A INPUT -m addrtype --dst-type BROADCAST,MULTICAST -j DROP',
+  '-A INPUT -m addrtype --src-type LOCAL --limit-iface-in -j ACCEPT',
+  '-A INPUT -p tcp -m addrtype ! --dst-type LOCAL -j RETURN',
   '-A ssh -s 10.1.0.0/16 -j ACCEPT',
   '-A ssh -m limit --limit 3/min -j LOG',
   '-A ssh -j DROP',
@@ -40,7 +43,9 @@ const COMMANDS = [
   '-A FORWARD -p udp -m udp --sport 67:68 -j ACCEPT',
   '-A FORWARD -p icmp ! --icmp-type 3/1 -j ACCEPT',
   '-A FORWARD -p tcp -j web',
+  '-A FORWARD -m addrtype --dst-type BROADCAST --limit-iface-out -j DROP',
   '-A OUTPUT -o lo -j ACCEPT',
+  '-A OUTPUT -m addrtype --src-type LOCAL ! --dst-type UNICAST -j ACCEPT',
   '-A OUTPUT -p tcp -m length --length 0:100 -j ACCEPT',
   '-A OUTPUT -m ttl --ttl-gt 100 -j DROP',
   '-A OUTPUT -m mark --mark 0x1/0xff -j ACCEPT',
@@ -83,6 +88,11 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
       ttl: fc.constantFrom(1, 64, 100, 101, 255),
       mark: fc.constantFrom(0, 1, 0x101, 2),
       pkttype: fc.integer({ min: 0, max: 2 }),
+      // Route types RTN_UNICAST / LOCAL / BROADCAST / MULTICAST and the route's device.
+      srcType: fc.constantFrom(1, 2, 3, 5),
+      dstType: fc.constantFrom(1, 2, 2, 3, 5),
+      srcDev: fc.option(fc.constantFrom('lo', 'eth0', 'eth1'), { nil: undefined }),
+      dstDev: fc.option(fc.constantFrom('lo', 'eth0', 'eth1'), { nil: undefined }),
     })
     .map((p) => {
       const l4 = !p.frag && (p.proto === 6 || p.proto === 17);
@@ -103,6 +113,7 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
         mark: p.mark,
         pkttype: p.pkttype,
         ipflags: p.frag ? 0x20 : 0,
+        addrtype: { src: p.srcType, dst: p.dstType, srcDev: p.srcDev, dstDev: p.dstDev },
       };
     });
 

@@ -80,6 +80,7 @@ export const STUB_MATCHES: Record<string, MatchModule<any>> = {
   })),
   unsup: stubMatch<{ why: string }>('unsup', (d) => ({ unsupported: d.why })),
   comment: stubMatch<unknown>('comment', () => ({})),
+  addrtype: stubMatch<{ addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean }>('addrtype', (d) => ({ residual: [{ kind: 'addrtype', ...d }] })),
 };
 
 export const STUB_TARGETS: Record<string, TargetModule<any>> = {

@@ -84,11 +84,17 @@ describe('match compile', () => {
     ]);
     expect(m0('-m recent --rcheck --hitcount 32').residual![0]).toMatchObject({ cmd: 'check', hitcount: 32 });
   });
+  it('addrtype: one residual check per address, the device limit on both', () => {
+    expect(m0('-m addrtype --src-type LOCAL ! --dst-type BROADCAST,MULTICAST --limit-iface-in').residual).toEqual([
+      { kind: 'addrtype', addr: 'src', types: 1 << 2, dev: 'in', invert: false },
+      { kind: 'addrtype', addr: 'dst', types: (1 << 3) | (1 << 5), dev: 'in', invert: true },
+    ]);
+  });
   it('comment compiles to nothing', () => {
     expect(m0('-m comment --comment x')).toEqual({});
   });
   it('matches the datapath cannot enforce say why', () => {
-    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --rcheck --hitcount 33', '-m addrtype --src-type LOCAL', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
+    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --rcheck --hitcount 33', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
       expect(m0(r).unsupported, r).toMatch(/^[a-z]+( --[a-z-]+)?: .+/);
     }
   });

@@ -258,6 +258,13 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         kind = L.R_RANDOM;
         x = BigInt(Math.min(0x80000000, Math.max(0, Math.round(c.probability * 0x80000000))));
         break;
+      case 'addrtype':
+        // field: 0 source / 1 destination; mask: accepted types; x: 0 any / 1 in / 2 out device.
+        kind = L.R_ADDRTYPE;
+        field = c.addr === 'src' ? 0 : 1;
+        mask = c.types >>> 0;
+        x = BigInt(c.dev === 'in' ? 1 : c.dev === 'out' ? 2 : 0);
+        break;
       case 'nth':
         kind = L.R_NTH;
         x = BigInt(Math.max(1, c.every));
@@ -380,6 +387,7 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
   let maxCounter = 2;
   const statefulIds: number[] = [];
   let hasReject = false;
+  let atFlags = 0;
   for (let i = 0; i < nrules; i++) {
     const r = spec.rules[i];
     if (!r) continue;
@@ -415,7 +423,10 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids) : 0, o + 17);
     if (r.counterId > maxCounter) maxCounter = r.counterId;
     if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth')) statefulIds.push(r.counterId);
+    for (const c of r.residual) if (c.kind === 'addrtype') atFlags |= c.addr === 'src' ? 1 : 2;
   }
+  // meta.pad (offset 52): which address types the program looks up per packet (addrtype.h).
+  meta.writeUInt32LE(atFlags, 52);
   for (const c of spec.chains) if (c.counterId > maxCounter) maxCounter = c.counterId;
   const res = Buffer.alloc(Math.max(1, resRows.length) * L.RES_SIZE);
   resRows.forEach((row, i) => {

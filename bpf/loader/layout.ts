@@ -47,6 +47,7 @@ export const R_EITHER = 2;
 export const R_LIMIT = 3;
 export const R_RANDOM = 4;
 export const R_NTH = 5;
+export const R_ADDRTYPE = 16;
 export const R_RANGE = 15;
 export const R_RECENT = 18;
 
@@ -82,7 +83,7 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 72; // nrules, nsum, nchains, present, woff[9], pad, aoff[2], an[2]
+export const META_SIZE = 72; // nrules, nsum, nchains, present, woff[9], atflags, aoff[2], an[2]
 export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
 export const CHAIN_SIZE = 16; // first, end, counter, policy
 export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64

@@ -3,6 +3,9 @@
 # packages, idempotently and without prompting (run as root; scripts/setup.sh calls it):
 #  - containernetworking-plugins: the CNI reference plugins in /usr/lib/cni (firewall, portmap,
 #    bridge, host-local, ...);
+#  - ufw: NOT installed (its package Breaks iptables-persistent) but downloaded and unpacked
+#    under /opt/bpftables-clients/ufw/root, where clients-ufw.test.ts runs it with --rootdir
+#    (plus etc/ufw/ufw.conf, which the package's postinst would have put in /etc/ufw);
 #  - iptables-persistent + netfilter-persistent: preseeded NOT to save the machine's current
 #    rules at install time (autosave_v4/v6 = false), so installing writes nothing of ours or the
 #    host's into /etc/iptables.
@@ -25,4 +28,22 @@ fi
 for f in /usr/lib/cni/firewall /usr/lib/cni/portmap /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/sbin/netfilter-persistent; do
   [ -x "$f" ] || { echo "clients/setup: $f missing after install" >&2; exit 1; }
 done
+UFW_ROOT=/opt/bpftables-clients/ufw/root
+if [ ! -x "$UFW_ROOT/usr/sbin/ufw" ] || [ ! -f "$UFW_ROOT/etc/ufw/ufw.conf" ]; then
+  echo "clients/setup: unpacking ufw under $UFW_ROOT"
+  tmp=$(mktemp -d)
+  # apt-get download writes into the current directory; _apt cannot write to mktemp's 0700 dir.
+  chmod 755 "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq ufw) 2>/dev/null; then
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq ufw)
+  fi
+  rm -rf "$UFW_ROOT.tmp"
+  mkdir -p "$UFW_ROOT.tmp"
+  dpkg-deb -x "$tmp"/ufw_*.deb "$UFW_ROOT.tmp"
+  cp "$UFW_ROOT.tmp/usr/share/ufw/ufw.conf" "$UFW_ROOT.tmp/etc/ufw/ufw.conf"
+  rm -rf "$tmp" "$UFW_ROOT"
+  mv "$UFW_ROOT.tmp" "$UFW_ROOT"
+fi
+[ -x "$UFW_ROOT/usr/sbin/ufw" ] || { echo "clients/setup: $UFW_ROOT/usr/sbin/ufw missing after unpack" >&2; exit 1; }
 echo "clients/setup: ok"

@@ -1,7 +1,7 @@
-// addrtype match, revision 1 (libxt_addrtype.c). Needs the routing table's address types,
-// which the datapath does not look up.
+// addrtype match, revision 1 (libxt_addrtype.c). Compiles to residual checks that the
+// datapath answers per packet from the namespace's local routing table (bpf/addrtype.h).
 import { parameterProblem } from '../../parser/errors.ts';
-import type { CompiledMatch } from '../../classifier/fields.ts';
+import type { CompiledMatch, ResidualCheck } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
 import { kernelInvalid, x6Fcheck, x6Seen } from '../lib.ts';
 
@@ -86,5 +86,13 @@ export const addrtype: MatchModule<AddrtypeData> = {
     return parts.join(' ');
   },
   equal: (a, b) => addrtype.save(a) === addrtype.save(b),
-  compile: (): CompiledMatch => ({ unsupported: 'addrtype: the datapath does not look up route address types' }),
+  compile(d): CompiledMatch {
+    // xt_addrtype v1: the source test, then the destination test, each XOR its `!`; one device
+    // (in or out) limits both.
+    const dev = d.limitIn ? 'in' : d.limitOut ? 'out' : 'any';
+    const residual: ResidualCheck[] = [];
+    if (d.src !== undefined) residual.push({ kind: 'addrtype', addr: 'src', types: d.src, dev, invert: !!d.srcInv });
+    if (d.dst !== undefined) residual.push({ kind: 'addrtype', addr: 'dst', types: d.dst, dev, invert: !!d.dstInv });
+    return { residual };
+  },
 };
