@@ -251,6 +251,15 @@ struct pkt {
 	__u32 ipflags;
 	__u32 skblen;
 	__u32 hook;
+	/* content.h: read only when meta.needs asks for them. */
+	__u32 macok;
+	__u32 skf;
+	__u64 mac;
+	__u32 uid;
+	__u32 gid;
+	__u64 groups;  /* address of group_info->gid[] (0: none) */
+	__u32 ngroups;
+	__u32 pad;
 };
 
 /* Per-packet state that does not fit the 512-byte stack: a per-CPU scratch slot per nesting
@@ -298,6 +307,7 @@ struct scratch {
 	__u64 relkey; /* sk_buff address of a packet arriving on lo (reject.h relskb), or 0 */
 	__u32 relconsume;
 	__u32 pad2;
+	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
 };
 #define REJECT_HIT 0x80000000u
 
@@ -325,6 +335,7 @@ struct run {
 };
 
 #include "conntrack.h"
+#include "content.h"
 
 /* Inner maps of the packet's generation: ARRAY_OF_MAPS lookups on static maps are inlined by
  * the verifier, so re-fetching them costs less than carrying the pointers on the stack. */
@@ -501,6 +512,10 @@ static long res_step(__u32 i, struct res_ctx *c)
 	}
 	case R_RANDOM:
 		m = (bpf_get_prandom_u32() & 0x7fffffff) < e->x;
+		break;
+	case R_MAC:
+	case R_OWNER:
+		m = content_res(p, e);
 		break;
 	case R_NTH: {
 		/* xt_statistic: count starts at `packet`; nval = count == every-1 ? 0 : count+1. */
@@ -970,7 +985,7 @@ static __noinline __u32 rel_lookup(__u64 key, struct scratch *x, __u32 consume)
 
 /* Classifies the packet at x->l3off of skb from built-in chain chain0 in generation gen.
  * The caller fills x->iif / oif, x->l3off, x->dry and p->skblen / mark / pkttype. */
-static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x, __u32 chain0, __u32 gen)
+static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg *cf, struct scratch *x, __u32 chain0, __u32 gen)
 {
 	struct pkt *p = &x->p;
 	p->hook = chain0;
@@ -1011,6 +1026,9 @@ static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x
 		x->wb[f] = 0;
 		x->sb[f] = 0;
 	}
+	__u32 needs = m->needs;
+	if (needs)
+		content_prep(kskb, x, needs);
 	__u32 present = m->present;
 	x->present = present;
 	x->nsum = m->nsum;
@@ -1094,10 +1112,11 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 		/* A REJECT reply of bpftables_tc_out arrives on lo (reject.h). */
 		x->relkey = chain0 == 0 && iw[0] == 0x6f6c && !iw[1] ? (__u64)skb : 0;
 		x->relconsume = 1;
+		x->netp = (__u64)ctx->state->net;
 		x->p.skblen = skb->len;
 		x->p.mark = skb->mark;
 		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
-		v = classify(skb, cf, x, chain0, cf->active);
+		v = classify(skb, skb, cf, x, chain0, cf->active);
 		/* OUTPUT REJECT whose reply the tc egress program sends (reject.h). */
 		if (chain0 == 2 && v == NF_DROP && x->rej && out && reject_defer(ctx, x, out))
 			v = NF_ACCEPT;

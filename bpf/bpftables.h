@@ -61,6 +61,8 @@
 #define R_RANDOM 4
 #define R_NTH 5
 #define R_RANGE 15 /* continuation entry: [x, y] is one range of the preceding op */
+#define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
+#define R_OWNER 21
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -92,7 +94,7 @@ struct meta {
 	__u32 nchains;
 	__u32 present;   /* bit per field */
 	__u32 woff[NFIELDS]; /* pool offset of W_f (0 = empty) */
-	__u32 pad;
+	__u32 needs;     /* NEED_* (content.h): per-packet inputs of mac / owner rules */
 	/* src/dst: sorted interval tables in the pool, one u64 per interval:
 	 * start address (host order) << 32 | pool offset of the class vector. */
 	__u32 aoff[2];

@@ -86,13 +86,41 @@ export type ScalarField =
  *            `slot` is assigned by the classifier (one bucket per rule instance).
  * - random:  statistic --mode random; matches with probability p (0..1).
  * - nth:     statistic --mode nth --every n --packet p (per-rule counter slot).
+ * - mac:     the Ethernet source address equals `mac` (48-bit integer) — xt_mac: a packet
+ *            without one (PacketKey.mac undefined) fails whatever `invert` says.
+ * - owner:   xt_owner (revision 1) over PacketKey.sock, as one check: `invert` is always false;
+ *            each option carries its own inversion (owner_mt() in the kernel).
  */
 export type ResidualCheck =
   | { kind: 'cmp'; field: ScalarField; mask: number; ranges: Array<[number, number]>; invert: boolean }
   | { kind: 'either'; ranges: Array<[number, number]>; invert: boolean }
   | { kind: 'limit'; ratePerSec: number; burst: number; invert: boolean }
   | { kind: 'random'; probability: number; invert: boolean }
-  | { kind: 'nth'; every: number; packet: number; invert: boolean };
+  | { kind: 'nth'; every: number; packet: number; invert: boolean }
+  | { kind: 'mac'; mac: number; invert: boolean }
+  | { kind: 'owner'; owner: OwnerCheck; invert: false };
+
+/** The owner match's options (uid / gid inclusive ranges; suppl: --suppl-groups). */
+export interface OwnerCheck {
+  uid?: [number, number];
+  uidInv?: boolean;
+  gid?: [number, number];
+  gidInv?: boolean;
+  socket?: boolean;
+  socketInv?: boolean;
+  suppl?: boolean;
+}
+
+/** The socket a locally generated packet belongs to (skb_to_full_sk), as xt_owner sees it. */
+export interface PacketSocket {
+  /** Whether the socket has a file (kernel sockets have none); uid / gid then come from its f_cred. */
+  file: boolean;
+  /** fsuid / fsgid of the file's credentials. */
+  uid: number;
+  gid: number;
+  /** Supplementary groups of the file's credentials. */
+  groups: number[];
+}
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */
 export interface CompiledMatch {
@@ -127,4 +155,12 @@ export interface PacketKey {
   mark: number;
   pkttype: number;
   ipflags: number;
+  /**
+   * Ethernet source address (48-bit integer) when the packet has an Ethernet header as xt_mac
+   * requires (in device of type ARPHRD_ETHER, mac header set); undefined otherwise (loopback,
+   * locally generated packets).
+   */
+  mac?: number;
+  /** The owning full socket of this namespace; undefined: none (xt_owner's "no socket"). */
+  sock?: PacketSocket;
 }

@@ -17,6 +17,16 @@ const COMMANDS = [
   '-N ssh',
   '-P FORWARD DROP',
   '-A INPUT -i lo -j ACCEPT',
+  '-A INPUT -p tcp -m mac --mac-source 02:00:00:00:00:01 -j ACCEPT',
+  '-A INPUT -p udp -m mac ! --mac-source 02:00:00:00:00:02 -j DROP',
+  '-A FORWARD -m mac ! --mac-source 02:00:00:00:00:01 -p tcp -j LOG',
+  '-A FORWARD -p tcp -m mac --mac-source 02:00:00:00:00:02 -j DROP',
+  '-A OUTPUT -p tcp -m owner --uid-owner 1000-1999 -j ACCEPT',
+  '-A OUTPUT -m owner ! --uid-owner 0 --gid-owner 100 --suppl-groups -j DROP',
+  '-A OUTPUT -p udp -m owner ! --socket-exists -j ACCEPT',
+  '-A OUTPUT -m owner ! --gid-owner 5-7 -j LOG',
+  '-A OUTPUT -p icmp -m owner --socket-exists ! --uid-owner 1500 -j REJECT',
+  '-A OUTPUT -p icmp -m owner ! --uid-owner 0 ! --gid-owner 0 -j DROP',
   '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
   '-A INPUT -m conntrack --ctstate INVALID -j DROP',
   '-A INPUT -p tcp --dport 22 -j ssh',
@@ -83,6 +93,15 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
       ttl: fc.constantFrom(1, 64, 100, 101, 255),
       mark: fc.constantFrom(0, 1, 0x101, 2),
       pkttype: fc.integer({ min: 0, max: 2 }),
+      mac: fc.option(fc.constantFrom(0x020000000001, 0x020000000002, 0x0a0b0c0d0e0f)),
+      sock: fc.option(
+        fc.record({
+          file: fc.boolean(),
+          uid: fc.constantFrom(0, 1000, 1500, 2000),
+          gid: fc.constantFrom(0, 5, 6, 100),
+          groups: fc.subarray([100, 6, 3000]),
+        }),
+      ),
     })
     .map((p) => {
       const l4 = !p.frag && (p.proto === 6 || p.proto === 17);
@@ -103,6 +122,8 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
         mark: p.mark,
         pkttype: p.pkttype,
         ipflags: p.frag ? 0x20 : 0,
+        mac: p.mac ?? undefined,
+        sock: p.sock ?? undefined,
       };
     });
 

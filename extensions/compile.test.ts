@@ -75,11 +75,17 @@ describe('match compile', () => {
     expect(m0('-m dscp --dscp 0x2e').residual).toEqual([{ kind: 'cmp', field: 'tos', mask: 0xfc, ranges: [[0xb8, 0xb8]], invert: false }]);
     expect(m0('-m tos --tos 0x10/0x3f').residual).toEqual([{ kind: 'cmp', field: 'tos', mask: 0x3f, ranges: [[0x10, 0x10]], invert: false }]);
   });
+  it('mac and owner: residual checks read by bpf/content.h', () => {
+    expect(m0('-m mac ! --mac-source 0:1:2:a:B:c').residual).toEqual([{ kind: 'mac', mac: 0x0001020a0b0c, invert: true }]);
+    expect(compile('-m owner --uid-owner 10-20 ! --gid-owner 5 --suppl-groups ! --socket-exists', 'filter', 'OUTPUT').matches[0]!.residual).toEqual([
+      { kind: 'owner', owner: { uid: [10, 20], uidInv: undefined, gid: [5, 5], gidInv: true, socket: true, socketInv: true, suppl: true }, invert: false },
+    ]);
+  });
   it('comment compiles to nothing', () => {
     expect(m0('-m comment --comment x')).toEqual({});
   });
   it('matches the datapath cannot enforce say why', () => {
-    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --set', '-m addrtype --src-type LOCAL', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
+    for (const r of ['-m recent --set', '-m addrtype --src-type LOCAL', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
       expect(m0(r).unsupported, r).toMatch(/^[a-z]+( --[a-z-]+)?: .+/);
     }
   });

@@ -224,6 +224,18 @@ function lpmIfKey(name: string, exact: boolean): Buffer {
   return b;
 }
 
+/** meta.needs: what the program must read per packet for this generation's residual checks. */
+function residualNeeds(spec: TableSpec): number {
+  let needs = 0;
+  for (const r of spec.rules) {
+    for (const c of r?.residual ?? []) {
+      if (c.kind === 'mac') needs |= L.NEED_MAC;
+      if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
+    }
+  }
+  return needs;
+}
+
 function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
   if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
   let n = 0;
@@ -261,6 +273,21 @@ function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
         x = BigInt(Math.max(1, c.every));
         y = BigInt(Math.max(0, c.packet));
         break;
+      case 'mac':
+        kind = L.R_MAC;
+        x = BigInt(c.mac);
+        break;
+      case 'owner': {
+        // field: the options given, mask: which are inverted (the kernel's match / invert
+        // words); x, y: uid and gid ranges as lo | hi << 32. `invert` stays 0.
+        const o = c.owner;
+        kind = L.R_OWNER;
+        field = (o.uid ? L.OWNER_UID : 0) | (o.gid ? L.OWNER_GID : 0) | (o.socket ? L.OWNER_SOCKET : 0) | (o.suppl ? L.OWNER_SUPPL : 0);
+        mask = (o.uidInv ? L.OWNER_UID : 0) | (o.gidInv ? L.OWNER_GID : 0) | (o.socketInv ? L.OWNER_SOCKET : 0);
+        if (o.uid) x = BigInt(o.uid[0] >>> 0) | (BigInt(o.uid[1] >>> 0) << 32n);
+        if (o.gid) y = BigInt(o.gid[0] >>> 0) | (BigInt(o.gid[1] >>> 0) << 32n);
+        break;
+      }
     }
     out.push([kind, field, c.invert ? 1 : 0, ranges.length, mask, Number(x & 0xffffffffn), Number(x >> 32n), Number(y & 0xffffffffn), Number(y >> 32n)]);
     n++;
@@ -336,6 +363,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
   meta.writeUInt32LE(nsum, 4);
   meta.writeUInt32LE(spec.chains.length, 8);
   meta.writeUInt32LE(present, 12);
+  meta.writeUInt32LE(residualNeeds(spec), 52);
 
   // Chains, and each rule index's chain.
   const chains = Buffer.alloc(spec.chains.length * L.CHAIN_SIZE);

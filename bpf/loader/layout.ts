@@ -48,6 +48,19 @@ export const R_LIMIT = 3;
 export const R_RANDOM = 4;
 export const R_NTH = 5;
 export const R_RANGE = 15;
+/** -m mac / -m owner (bpf/content.h). 16 and 18 belong to other residual kinds. */
+export const R_MAC = 20;
+export const R_OWNER = 21;
+
+/** meta.needs: per-packet inputs the generation's rules read (bpf/content.h NEED_*). */
+export const NEED_MAC = 1;
+export const NEED_OWNER = 2;
+export const NEED_SUPPL = 4;
+/** R_OWNER's option bits (xt_owner's XT_OWNER_*). */
+export const OWNER_UID = 1;
+export const OWNER_GID = 2;
+export const OWNER_SOCKET = 4;
+export const OWNER_SUPPL = 8;
 
 export const SCALAR_NUM: Readonly<Record<ScalarField, number>> = {
   len: 0,
@@ -68,7 +81,7 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 72; // nrules, nsum, nchains, present, woff[9], pad, aoff[2], an[2]
+export const META_SIZE = 72; // nrules, nsum, nchains, present, woff[9], needs, aoff[2], an[2]
 export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
 export const CHAIN_SIZE = 16; // first, end, counter, policy
 export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64

@@ -1,0 +1,140 @@
+/* -m mac and -m owner for bpftables.bpf.c (included once, after struct run; its hooks:
+ * content_prep() in classify(), content_res() in res_step()).
+ *
+ * - What a generation's rules need is meta.needs (NEED_*, set by the encoder): content_prep()
+ *   reads only that, once per packet, into struct pkt (mac*, sk*, uid, gid, groups), before
+ *   the scan. A generation without mac / owner rules pays one load of meta.needs.
+ * - Kernel structures are read through the trusted sk_buff (the netfilter context's, or
+ *   bpf_cast_to_kern_ctx() of a tc program's __sk_buff): direct BTF loads (PROBE_MEM: a fault
+ *   reads 0), bpf_probe_read_kernel() only for the Ethernet bytes and supplementary groups.
+ * - R_MAC (xt_mac.c): the in device (skb->dev) must be ARPHRD_ETHER and the mac header set
+ *   and before the network header (xt_mac compares it with skb->data, which is the network
+ *   header at the netfilter hooks; at tc ingress data is the mac header); otherwise the rule
+ *   does not match, inverted or not. Loopback (ARPHRD_LOOPBACK) and locally generated
+ *   packets (no mac header at LOCAL_OUT) never match.
+ * - R_OWNER (xt_owner.c owner_mt(), revision 1): skb_to_full_sk() (a request socket counts
+ *   as its listener, a time-wait socket as none), with a struct socket and in the hook's
+ *   network namespace (x->netp; 0 in tc programs: there no socket counts), then its file's
+ *   f_cred fsuid / fsgid (ids of the initial user namespace, which is where the kernel's
+ *   make_kuid() maps a rule's ids for namespaces that do not have their own user namespace).
+ *   res_ent: field = options given (OWNER_*), mask = options inverted, x = uid lo | hi << 32,
+ *   y = gid lo | hi << 32; `invert` is 0 (each option carries its own). --suppl-groups walks
+ *   group_info->gid[] (at most NGROUPS_MAX = 65536 entries) in a nested bpf_loop.
+ */
+
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
+
+#define NEED_MAC 1
+#define NEED_OWNER 2
+#define NEED_SUPPL 4
+
+#define OWNER_UID 1
+#define OWNER_GID 2
+#define OWNER_SOCKET 4
+#define OWNER_SUPPL 8
+
+#define ARPHRD_ETHER 1
+#define SKF_SOCKET 1 /* pkt.skf: a full socket of this namespace with a struct socket */
+#define SKF_FILE 2   /* ... that has a file (uid / gid valid) */
+#define NGROUPS_MAX 65536
+
+static __noinline void content_prep(struct sk_buff *skb, struct scratch *x, __u32 needs)
+{
+	struct pkt *p = &x->p;
+	p->macok = 0;
+	p->skf = 0;
+	p->groups = 0;
+	if (needs & NEED_MAC) {
+		struct net_device *dev = skb->dev;
+		__u16 mh = skb->mac_header, nh = skb->network_header;
+		if (dev && dev->type == ARPHRD_ETHER && mh != 0xffff && (__u32)mh + 14 <= nh) {
+			__u8 a[8] = {};
+			if (!bpf_probe_read_kernel(a, 6, skb->head + mh + 6)) {
+				p->mac = (__u64)a[0] << 40 | (__u64)a[1] << 32 | (__u64)a[2] << 24 | (__u64)a[3] << 16 | (__u64)a[4] << 8 | a[5];
+				p->macok = 1;
+			}
+		}
+	}
+	if (needs & NEED_OWNER) {
+		struct sock *sk = skb->sk;
+		/* rsk_listener shares a union with skc_flags: the verifier types it as a scalar. */
+		if (sk && sk->__sk_common.skc_state == TCP_NEW_SYN_RECV)
+			sk = bpf_rdonly_cast((void *)sk->__sk_common.skc_listener, bpf_core_type_id_kernel(struct sock));
+		if (!sk || sk->__sk_common.skc_state == TCP_NEW_SYN_RECV || sk->__sk_common.skc_state == TCP_TIME_WAIT)
+			return;
+		struct socket *so = sk->sk_socket;
+		if (!so || !x->netp || (__u64)sk->__sk_common.skc_net.net != x->netp)
+			return;
+		p->skf = SKF_SOCKET;
+		struct file *f = so->file;
+		if (!f)
+			return;
+		const struct cred *cr = f->f_cred;
+		if (!cr)
+			return;
+		p->uid = cr->fsuid.val;
+		p->gid = cr->fsgid.val;
+		p->skf = SKF_SOCKET | SKF_FILE;
+		if (needs & NEED_SUPPL) {
+			struct group_info *gi = cr->group_info;
+			if (gi) {
+				p->ngroups = gi->ngroups;
+				p->groups = (__u64)gi + __builtin_offsetof(struct group_info, gid);
+			}
+		}
+	}
+}
+
+struct suppl_ctx {
+	__u64 gids;
+	__u32 n;
+	__u32 lo;
+	__u32 hi;
+	__u32 hit;
+};
+
+static long suppl_step(__u32 i, struct suppl_ctx *c)
+{
+	if (i >= c->n)
+		return 1;
+	__u32 g = 0;
+	if (bpf_probe_read_kernel(&g, sizeof(g), (void *)(c->gids + 4ull * i)))
+		return 1;
+	if (g >= c->lo && g <= c->hi) {
+		c->hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* R_MAC / R_OWNER before res_done()'s `invert` (R_MAC: a packet without an Ethernet header
+ * fails either way, so it returns `invert` there). */
+static __always_inline int content_res(struct pkt *p, struct res_ent *e)
+{
+	if (e->kind == R_MAC)
+		return p->macok ? p->mac == e->x : e->invert;
+	__u32 match = e->field, inv = e->mask;
+	if (!(p->skf & SKF_SOCKET))
+		return (match ^ inv) == 0;
+	if (match & inv & OWNER_SOCKET)
+		return 0;
+	if (!(p->skf & SKF_FILE))
+		return ((match ^ inv) & (OWNER_UID | OWNER_GID)) == 0;
+	if (match & OWNER_UID) {
+		__u32 in = p->uid >= (__u32)e->x && p->uid <= (__u32)(e->x >> 32);
+		if (in == !!(inv & OWNER_UID))
+			return 0;
+	}
+	if (match & OWNER_GID) {
+		__u32 lo = (__u32)e->y, hi = (__u32)(e->y >> 32);
+		__u32 in = p->gid >= lo && p->gid <= hi;
+		if (!in && (match & OWNER_SUPPL) && p->groups) {
+			struct suppl_ctx c = { .gids = p->groups, .n = p->ngroups, .lo = lo, .hi = hi };
+			bpf_loop(NGROUPS_MAX, suppl_step, &c, 0);
+			in = c.hit;
+		}
+		if (in == !!(inv & OWNER_GID))
+			return 0;
+	}
+	return 1;
+}
