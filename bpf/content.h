@@ -19,7 +19,8 @@
  *   make_kuid() maps a rule's ids for namespaces that do not have their own user namespace).
  *   res_ent: field = options given (OWNER_*), mask = options inverted, x = uid lo | hi << 32,
  *   y = gid lo | hi << 32; `invert` is 0 (each option carries its own). --suppl-groups walks
- *   group_info->gid[] (at most NGROUPS_MAX = 65536 entries) in a nested bpf_loop.
+ *   group_info->gid[] (at most NGROUPS_MAX = 65536 entries) in a nested bpf_loop (in a global
+ *   function, verified once).
  */
 
 extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
@@ -90,21 +91,29 @@ struct suppl_ctx {
 	__u32 n;
 	__u32 lo;
 	__u32 hi;
-	__u32 hit;
+	__u32 g;   /* read buffer: suppl_step keeps no stack of its own */
 };
 
 static long suppl_step(__u32 i, struct suppl_ctx *c)
 {
 	if (i >= c->n)
 		return 1;
-	__u32 g = 0;
-	if (bpf_probe_read_kernel(&g, sizeof(g), (void *)(c->gids + 4ull * i)))
+	if (bpf_probe_read_kernel(&c->g, sizeof(c->g), (void *)(c->gids + 4ull * i)))
 		return 1;
-	if (g >= c->lo && g <= c->hi) {
-		c->hit = 1;
+	if (c->g >= c->lo && c->g <= c->hi) {
+		c->n = 0; /* found */
 		return 1;
 	}
 	return 0;
+}
+
+/* Whether one of the n gids at address gids lies in [lo, hi]. A global function: verified once,
+ * not again for every path of res_step() that reaches it (it cost ~30k verified insns). */
+__noinline int content_suppl(__u64 gids, __u32 n, __u32 lo, __u32 hi)
+{
+	struct suppl_ctx c = { .gids = gids, .n = n, .lo = lo, .hi = hi };
+	bpf_loop(NGROUPS_MAX, suppl_step, &c, 0);
+	return n && !c.n;
 }
 
 /* R_MAC / R_OWNER before res_done()'s `invert` (R_MAC: a packet without an Ethernet header
@@ -128,11 +137,8 @@ static __always_inline int content_res(struct pkt *p, struct res_ent *e)
 	if (match & OWNER_GID) {
 		__u32 lo = (__u32)e->y, hi = (__u32)(e->y >> 32);
 		__u32 in = p->gid >= lo && p->gid <= hi;
-		if (!in && (match & OWNER_SUPPL) && p->groups) {
-			struct suppl_ctx c = { .gids = p->groups, .n = p->ngroups, .lo = lo, .hi = hi };
-			bpf_loop(NGROUPS_MAX, suppl_step, &c, 0);
-			in = c.hit;
-		}
+		if (!in && (match & OWNER_SUPPL) && p->groups)
+			in = content_suppl(p->groups, p->ngroups, lo, hi);
 		if (in == !!(inv & OWNER_GID))
 			return 0;
 	}
