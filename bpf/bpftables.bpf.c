@@ -259,7 +259,15 @@ struct pkt {
 	__u32 gid;
 	__u64 groups;  /* address of group_info->gid[] (0: none) */
 	__u32 ngroups;
-	__u32 pad;
+	__u32 ctok;    /* the packet has a connection (R_CT) */
+	__u32 ctdir;   /* 1: reply direction */
+	__u32 ct_proto;
+	__u32 ct_os;   /* original tuple, host order */
+	__u32 ct_od;
+	__u32 ct_osp;
+	__u32 ct_odp;
+	__u32 ct_rsp;  /* reply tuple's ports */
+	__u32 ct_rdp;
 };
 
 /* Per-packet state that does not fit the 512-byte stack: a per-CPU scratch slot per nesting
@@ -474,10 +482,19 @@ static long res_step(__u32 i, struct res_ctx *c)
 	switch (e->kind) {
 	case R_CMP:
 	case R_EITHER:
+	case R_CT:
 		if (!n)
 			break;
+		if (e->kind == R_CT && !p->ctok) {
+			/* No connection: the match's answer is x (--ctstate given), not inverted. */
+			m = e->x ? !e->invert : e->invert;
+			break;
+		}
 		if (e->kind == R_CMP) {
 			c->v1 = scalar(p, e->field) & e->mask;
+			c->v2 = c->v1;
+		} else if (e->kind == R_CT) {
+			c->v1 = content_ctval(p, e->field) & e->mask;
 			c->v2 = c->v1;
 		} else {
 			c->v1 = p->sport;
@@ -1046,6 +1063,8 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 		p->ctstate = ct_classify(p, &x->cp, &x->ck, &ce, &ct_new);
 	else
 		p->ctstate = CT_UNTRACKED;
+	if (needs & NEED_CT)
+		content_ct(x, ce);
 
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;

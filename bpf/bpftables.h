@@ -63,6 +63,7 @@
 #define R_RANGE 15 /* continuation entry: [x, y] is one range of the preceding op */
 #define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
 #define R_OWNER 21
+#define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0

@@ -28,6 +28,19 @@ extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
 #define NEED_MAC 1
 #define NEED_OWNER 2
 #define NEED_SUPPL 4
+#define NEED_CT 8
+
+/* R_CT fields (bpf/loader/layout.ts CT_FIELD_NUM). */
+#define CTF_PROTO 0
+#define CTF_ORIGSRC 1
+#define CTF_ORIGDST 2
+#define CTF_REPLSRC 3
+#define CTF_REPLDST 4
+#define CTF_ORIGSPORT 5
+#define CTF_ORIGDPORT 6
+#define CTF_REPLSPORT 7
+#define CTF_REPLDPORT 8
+#define CTF_DIR 9
 
 #define OWNER_UID 1
 #define OWNER_GID 2
@@ -84,6 +97,94 @@ static __noinline void content_prep(struct sk_buff *skb, struct scratch *x, __u3
 			}
 		}
 	}
+}
+
+/* ICMP query type of the original direction (the request) for a request or reply type. */
+static __always_inline __u32 icmp_req_type(__u32 t)
+{
+	return t == 0 ? 8 : t == 14 ? 13 : t == 16 ? 15 : t == 18 ? 17 : t;
+}
+
+/* The packet's connection for R_CT (conntrack's tuple options), after ct_classify(): the
+ * entry's original tuple (its orig_src / orig_sport endpoint and the key's other one), the
+ * packet's own for a flow it starts, the embedded flow's for a RELATED ICMP error (whose
+ * direction is the opposite of the embedded packet's, as nf_conntrack_inet_error). No
+ * connection (ctok 0): INVALID, UNTRACKED, and REJECT replies of this datapath (ctforce).
+ * The reply tuple is the reversed original (no NAT); ICMP ports are the kernel's: id, and
+ * type << 8 | code (the request's type in the original tuple, the reply's in the reply one). */
+static __noinline void content_ct(struct scratch *x, struct ct_val *ce)
+{
+	struct pkt *p = &x->p;
+	struct ct_pkt *cp = &x->cp;
+	p->ctok = 0;
+	__u32 st = p->ctstate;
+	if (x->ctforce || st == CT_INVALID || st == CT_UNTRACKED)
+		return;
+	__u16 sp, dp;
+	ct_ports(p, cp, &sp, &dp);
+	__u32 proto = p->proto, reqtype = 8;
+	if (st == CT_RELATED) {
+		struct ct_key ik;
+		ct_make_key(&ik, cp->inner_saddr, cp->inner_sport, cp->inner_daddr, cp->inner_dport, cp->inner_proto);
+		struct ct_val *v = bpf_map_lookup_elem(&ct, &ik);
+		if (!v)
+			return;
+		int fwd = ik.a == v->orig_src && ik.pa == v->orig_sport;
+		p->ct_os = v->orig_src;
+		p->ct_osp = v->orig_sport;
+		p->ct_od = fwd ? ik.b : ik.a;
+		p->ct_odp = fwd ? ik.pb : ik.pa;
+		p->ctdir = cp->inner_saddr == v->orig_src && cp->inner_sport == v->orig_sport;
+		proto = cp->inner_proto;
+	} else if (ce) {
+		struct ct_key *k = &x->ck;
+		int fwd = k->a == ce->orig_src && k->pa == ce->orig_sport;
+		p->ct_os = ce->orig_src;
+		p->ct_osp = ce->orig_sport;
+		p->ct_od = fwd ? k->b : k->a;
+		p->ct_odp = fwd ? k->pb : k->pa;
+		int reply = !(p->saddr == ce->orig_src && sp == ce->orig_sport);
+		if (proto == 1 && !reply && icmp_is_reply(cp->icmp_type))
+			reply = 1;
+		p->ctdir = reply;
+		if (proto == 1)
+			reqtype = icmp_req_type(cp->icmp_type);
+	} else {
+		p->ct_os = p->saddr;
+		p->ct_osp = sp;
+		p->ct_od = p->daddr;
+		p->ct_odp = dp;
+		p->ctdir = 0;
+		if (proto == 1)
+			reqtype = cp->icmp_type;
+	}
+	p->ct_proto = proto;
+	p->ct_rsp = p->ct_odp;
+	p->ct_rdp = p->ct_osp;
+	if (proto == 1) {
+		/* id in both source ports; type << 8 | code in the destination ones */
+		p->ct_rsp = p->ct_osp;
+		p->ct_odp = reqtype << 8;
+		p->ct_rdp = (reqtype == 8 ? 0 : reqtype + 1) << 8;
+	}
+	p->ctok = 1;
+}
+
+static __always_inline __u32 content_ctval(struct pkt *p, __u8 f)
+{
+	switch (f) {
+	case CTF_PROTO: return p->ct_proto;
+	case CTF_ORIGSRC: return p->ct_os;
+	case CTF_ORIGDST: return p->ct_od;
+	case CTF_REPLSRC: return p->ct_od;
+	case CTF_REPLDST: return p->ct_os;
+	case CTF_ORIGSPORT: return p->ct_osp;
+	case CTF_ORIGDPORT: return p->ct_odp;
+	case CTF_REPLSPORT: return p->ct_rsp;
+	case CTF_REPLDPORT: return p->ct_rdp;
+	case CTF_DIR: return p->ctdir;
+	}
+	return 0;
 }
 
 struct suppl_ctx {

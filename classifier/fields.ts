@@ -98,7 +98,53 @@ export type ResidualCheck =
   | { kind: 'random'; probability: number; invert: boolean }
   | { kind: 'nth'; every: number; packet: number; invert: boolean }
   | { kind: 'mac'; mac: number; invert: boolean }
-  | { kind: 'owner'; owner: OwnerCheck; invert: false };
+  | { kind: 'owner'; owner: OwnerCheck; invert: false }
+  | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
+
+/**
+ * Properties of the packet's connection (PacketKey.ct) for the conntrack match's tuple options
+ * ('ct' checks: (value & mask) within ranges, like cmp). Without a connection (INVALID /
+ * UNTRACKED) xt_conntrack returns "--ctstate was given" before testing them: `untracked` is
+ * that result, `invert` not applied. repl* are the reversed orig* (no NAT).
+ */
+export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir';
+
+export interface PacketConn {
+  proto: number;
+  origSrc: number;
+  origDst: number;
+  /** Ports of the original tuple (ICMP: id and type << 8 | code). */
+  origSport: number;
+  origDport: number;
+  /** Reply-tuple ports when they are not the reversed originals (ICMP: id, reply type << 8). */
+  replSport: number;
+  replDport: number;
+  /** The packet travels in the reply direction. */
+  reply: boolean;
+}
+
+export function ctValue(c: PacketConn, f: CtField): number {
+  switch (f) {
+    case 'proto':
+      return c.proto;
+    case 'origsrc':
+    case 'repldst':
+      return c.origSrc;
+    case 'origdst':
+    case 'replsrc':
+      return c.origDst;
+    case 'origsrcport':
+      return c.origSport;
+    case 'origdstport':
+      return c.origDport;
+    case 'replsrcport':
+      return c.replSport;
+    case 'repldstport':
+      return c.replDport;
+    case 'dir':
+      return c.reply ? 1 : 0;
+  }
+}
 
 /** The owner match's options (uid / gid inclusive ranges; suppl: --suppl-groups). */
 export interface OwnerCheck {
@@ -163,4 +209,6 @@ export interface PacketKey {
   mac?: number;
   /** The owning full socket of this namespace; undefined: none (xt_owner's "no socket"). */
   sock?: PacketSocket;
+  /** The packet's connection; undefined when it has none (INVALID, UNTRACKED). */
+  ct?: PacketConn;
 }

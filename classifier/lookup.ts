@@ -13,7 +13,7 @@
 // a return.
 import type { RejectWith } from '../extensions/types.ts';
 import { MAX_CALL_DEPTH } from './compile.ts';
-import { FRAG_BIT, type FieldName, type OwnerCheck, type PacketKey, type ResidualCheck, type ScalarField } from './fields.ts';
+import { FRAG_BIT, ctValue, type FieldName, type OwnerCheck, type PacketKey, type ResidualCheck, type ScalarField } from './fields.ts';
 import type { FieldSpec, TableSpec } from './spec.ts';
 
 export type Hook = 'INPUT' | 'FORWARD' | 'OUTPUT';
@@ -100,6 +100,14 @@ function residualPasses(counterId: number, checks: readonly ResidualCheck[], pkt
         break;
       case 'owner':
         hit = ownerHolds(c.owner, pkt);
+        break;
+      case 'ct':
+        // No connection: xt_conntrack's answer is whether --ctstate was given, uninverted.
+        if (!pkt.ct) {
+          if (!c.untracked) return false;
+          continue;
+        }
+        hit = inRanges((ctValue(pkt.ct, c.field) & c.mask) >>> 0, c.ranges);
         break;
       default:
         hit = oracle(counterId, c, pkt);

@@ -22,6 +22,11 @@ const COMMANDS = [
   '-A FORWARD -m mac ! --mac-source 02:00:00:00:00:01 -p tcp -j LOG',
   '-A FORWARD -p tcp -m mac --mac-source 02:00:00:00:00:02 -j DROP',
   '-A OUTPUT -p tcp -m owner --uid-owner 1000-1999 -j ACCEPT',
+  '-A OUTPUT -m conntrack --ctproto tcp --ctorigdst 10.1.0.0/16 ! --ctorigdstport 80 -j ACCEPT',
+  '-A OUTPUT -m conntrack --ctstate INVALID,NEW --ctdir REPLY -j DROP',
+  '-A OUTPUT -m conntrack ! --ctreplsrc 10.0.0.0/8 --ctrepldstport 1024:65535 -j LOG',
+  '-A INPUT -m conntrack --ctdir ORIGINAL ! --ctproto udp --ctorigsrcport 53 -j DROP',
+  '-A INPUT -m conntrack ! --ctstate ESTABLISHED --ctrepldst 10.1.2.3 --ctreplsrcport 22 -j ACCEPT',
   '-A OUTPUT -m owner ! --uid-owner 0 --gid-owner 100 --suppl-groups -j DROP',
   '-A OUTPUT -p udp -m owner ! --socket-exists -j ACCEPT',
   '-A OUTPUT -m owner ! --gid-owner 5-7 -j LOG',
@@ -94,6 +99,18 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
       mark: fc.constantFrom(0, 1, 0x101, 2),
       pkttype: fc.integer({ min: 0, max: 2 }),
       mac: fc.option(fc.constantFrom(0x020000000001, 0x020000000002, 0x0a0b0c0d0e0f)),
+      ct: fc.option(
+        fc.record({
+          proto: fc.constantFrom(1, 6, 17),
+          origSrc: fc.constantFrom(...ADDRS),
+          origDst: fc.constantFrom(...ADDRS),
+          origSport: fc.constantFrom(...PORTS),
+          origDport: fc.constantFrom(...PORTS),
+          replSport: fc.constantFrom(...PORTS),
+          replDport: fc.constantFrom(...PORTS),
+          reply: fc.boolean(),
+        }),
+      ),
       sock: fc.option(
         fc.record({
           file: fc.boolean(),
@@ -124,6 +141,7 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
         ipflags: p.frag ? 0x20 : 0,
         mac: p.mac ?? undefined,
         sock: p.sock ?? undefined,
+        ct: p.ct ?? undefined,
       };
     });
 

@@ -61,7 +61,14 @@ describe('match compile', () => {
     expect(m0('-m state ! --state INVALID').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_INVALID + 1, 7]], invert: false });
     expect(m0('-m conntrack --ctstate RELATED,UNTRACKED').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_RELATED, CT_RELATED], [CT_UNTRACKED, CT_UNTRACKED]], invert: false });
     expect(m0('-m conntrack --ctstate SNAT').unsupported).toMatch(/nat/);
-    expect(m0('-m conntrack --ctstate NEW --ctproto tcp').unsupported).toMatch(/ctproto/);
+    expect(m0('-m conntrack --ctstate NEW --ctstatus ASSURED').unsupported).toMatch(/ctstatus/);
+    expect(m0('-m conntrack --ctexpire 5').unsupported).toMatch(/ctexpire/);
+    expect(m0('-m conntrack --ctstate NEW --ctproto tcp ! --ctorigdst 10.0.0.0/8 --ctdir REPLY').residual).toEqual([
+      { kind: 'ct', field: 'dir', mask: 1, ranges: [[1, 1]], invert: false, untracked: true },
+      { kind: 'ct', field: 'origdst', mask: 0xff000000, ranges: [[0x0a000000, 0x0a000000]], invert: true, untracked: true },
+      { kind: 'ct', field: 'proto', mask: 0xff, ranges: [[6, 6]], invert: false, untracked: true },
+    ]);
+    expect(m0('-m conntrack --ctreplsrcport 1000:2000').residual).toEqual([{ kind: 'ct', field: 'replsrcport', mask: 0xffff, ranges: [[1000, 2000]], invert: false, untracked: false }]);
   });
   it('residual checks: limit, statistic, length, ttl, mark, pkttype, tos, dscp', () => {
     expect(m0('-m limit --limit 10/sec --limit-burst 3').residual).toEqual([{ kind: 'limit', ratePerSec: 10, burst: 3, invert: false }]);

@@ -231,6 +231,7 @@ function residualNeeds(spec: TableSpec): number {
     for (const c of r?.residual ?? []) {
       if (c.kind === 'mac') needs |= L.NEED_MAC;
       if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
+      if (c.kind === 'ct') needs |= L.NEED_CT;
     }
   }
   return needs;
@@ -240,7 +241,7 @@ function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
   if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
   let n = 0;
   for (const c of checks) {
-    const ranges = c.kind === 'cmp' || c.kind === 'either' ? c.ranges : [];
+    const ranges = c.kind === 'cmp' || c.kind === 'either' || c.kind === 'ct' ? c.ranges : [];
     if (ranges.length > L.MAX_RANGES) throw new EncodeError(`more than ${L.MAX_RANGES} ranges in one residual check`);
     let kind = 0;
     let field = 0;
@@ -276,6 +277,13 @@ function encodeResidual(checks: ResidualCheck[], out: number[][]): number {
       case 'mac':
         kind = L.R_MAC;
         x = BigInt(c.mac);
+        break;
+      case 'ct':
+        // Like cmp over the connection's tuple; x: the result without a connection.
+        kind = L.R_CT;
+        field = L.CT_FIELD_NUM[c.field];
+        mask = c.mask >>> 0;
+        x = c.untracked ? 1n : 0n;
         break;
       case 'owner': {
         // field: the options given, mask: which are inverted (the kernel's match / invert
@@ -449,7 +457,7 @@ export function encodeSpec(spec: TableSpec): Encoded {
     logs: Buffer.concat(logs.length ? logs : [Buffer.alloc(L.LOGCFG_SIZE)]),
     nlogs: logs.length,
     lpm,
-    ctOn: spec.fields.ctstate !== undefined,
+    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => c.kind === 'ct')),
     maxCounter,
     statefulIds,
     hasReject,
