@@ -251,6 +251,23 @@ struct pkt {
 	__u32 ipflags;
 	__u32 skblen;
 	__u32 hook;
+	/* content.h: read only when meta.needs asks for them. */
+	__u32 macok;
+	__u32 skf;
+	__u64 mac;
+	__u32 uid;
+	__u32 gid;
+	__u64 groups;  /* address of group_info->gid[] (0: none) */
+	__u32 ngroups;
+	__u32 ctok;    /* the packet has a connection (R_CT) */
+	__u32 ctdir;   /* 1: reply direction */
+	__u32 ct_proto;
+	__u32 ct_os;   /* original tuple, host order */
+	__u32 ct_od;
+	__u32 ct_osp;
+	__u32 ct_odp;
+	__u32 ct_rsp;  /* reply tuple's ports */
+	__u32 ct_rdp;
 };
 
 /* Per-packet state that does not fit the 512-byte stack: a per-CPU scratch slot per nesting
@@ -308,6 +325,7 @@ struct scratch {
 	__u32 at_type[2];
 	__u32 at_ifx[2];
 	struct at_walk at_w;
+	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
 };
 #define REJECT_HIT 0x80000000u
 
@@ -335,6 +353,7 @@ struct run {
 };
 
 #include "conntrack.h"
+#include "content.h"
 
 /* Inner maps of the packet's generation: ARRAY_OF_MAPS lookups on static maps are inlined by
  * the verifier, so re-fetching them costs less than carrying the pointers on the stack. */
@@ -482,10 +501,19 @@ static long res_step(__u32 i, struct res_ctx *c)
 	switch (e->kind) {
 	case R_CMP:
 	case R_EITHER:
+	case R_CT:
 		if (!n)
 			break;
+		if (e->kind == R_CT && !p->ctok) {
+			/* No connection: the match's answer is x (--ctstate given), not inverted. */
+			m = e->x ? !e->invert : e->invert;
+			break;
+		}
 		if (e->kind == R_CMP) {
 			c->v1 = scalar(p, e->field) & e->mask;
+			c->v2 = c->v1;
+		} else if (e->kind == R_CT) {
+			c->v1 = content_ctval(p, e->field) & e->mask;
 			c->v2 = c->v1;
 		} else {
 			c->v1 = p->sport;
@@ -532,6 +560,10 @@ static long res_step(__u32 i, struct res_ctx *c)
 	}
 	case R_RANDOM:
 		m = (bpf_get_prandom_u32() & 0x7fffffff) < e->x;
+		break;
+	case R_MAC:
+	case R_OWNER:
+		m = content_res(p, e);
 		break;
 	case R_NTH: {
 		/* xt_statistic: count starts at `packet`; nval = count == every-1 ? 0 : count+1. */
@@ -1014,7 +1046,7 @@ static __noinline __u32 rel_lookup(__u64 key, struct scratch *x, __u32 consume)
 
 /* Classifies the packet at x->l3off of skb from built-in chain chain0 in generation gen.
  * The caller fills x->iif / oif, x->l3off, x->dry and p->skblen / mark / pkttype. */
-static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x, __u32 chain0, __u32 gen)
+static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg *cf, struct scratch *x, __u32 chain0, __u32 gen)
 {
 	struct pkt *p = &x->p;
 	p->hook = chain0;
@@ -1055,6 +1087,9 @@ static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x
 		x->wb[f] = 0;
 		x->sb[f] = 0;
 	}
+	__u32 needs = m->needs;
+	if (needs)
+		content_prep(kskb, x, needs);
 	__u32 present = m->present;
 	x->present = present;
 	x->nsum = m->nsum;
@@ -1072,6 +1107,8 @@ static __always_inline int classify(void *skb, struct cfg *cf, struct scratch *x
 		p->ctstate = ct_classify(p, &x->cp, &x->ck, &ce, &ct_new);
 	else
 		p->ctstate = CT_UNTRACKED;
+	if (needs & NEED_CT)
+		content_ct(x, ce);
 
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;
@@ -1148,13 +1185,14 @@ int bpftables_filter(struct bpf_nf_ctx *ctx)
 		/* A REJECT reply of bpftables_tc_out arrives on lo (reject.h). */
 		x->relkey = chain0 == 0 && iw[0] == 0x6f6c && !iw[1] ? (__u64)skb : 0;
 		x->relconsume = 1;
+		x->netp = (__u64)ctx->state->net;
 		x->p.skblen = skb->len;
 		x->p.mark = skb->mark;
 		x->p.pkttype = BPF_CORE_READ_BITFIELD(skb, pkt_type);
 		/* chain0 again as an unknown value (the relkey test above split it into 0 and 1..2,
 		 * and classify() would be walked for each). */
 		x->p.hook = chain0;
-		v = classify(skb, cf, x, *(volatile __u32 *)&x->p.hook, cf->active);
+		v = classify(skb, skb, cf, x, *(volatile __u32 *)&x->p.hook, cf->active);
 		/* OUTPUT REJECT whose reply the tc egress program sends (reject.h). */
 		if (x->p.hook == 2 && v == NF_DROP && x->rej) {
 			/* Re-read: `out` kept live across classify() (NULL or not) would double it too. */

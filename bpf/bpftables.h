@@ -63,6 +63,9 @@
 #define R_RANGE 15 /* continuation entry: [x, y] is one range of the preceding op */
 #define R_ADDRTYPE 16 /* addrtype.h */
 #define R_RECENT 18 /* recent.h: field = RC_* flags, mask = address mask, x = list | hitcount << 32, y = seconds */
+#define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
+#define R_OWNER 21
+#define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -98,6 +101,7 @@ struct meta {
 	__u32 present;   /* bit per field */
 	__u32 woff[NFIELDS]; /* pool offset of W_f (0 = empty) */
 	__u32 atflags;  /* addrtype.h: bit 0 some rule tests the source's type, bit 1 the destination's */
+	__u32 needs;     /* NEED_* (content.h): per-packet inputs of mac / owner rules */
 	/* src/dst: sorted interval tables in the pool, one u64 per interval:
 	 * start address (host order) << 32 | pool offset of the class vector. */
 	__u32 aoff[2];

@@ -266,7 +266,8 @@ __noinline int bpftables_classify_tc(struct __sk_buff *skb, struct cfg *cf, stru
 {
 	if (!skb || !cf || !x)
 		return NF_DROP;
-	return classify(skb, cf, x, chain0, gen);
+	x->netp = 0; /* content.h: no socket counts for -m owner here */
+	return classify(skb, bpf_cast_to_kern_ctx(skb), cf, x, chain0, gen);
 }
 
 static __always_inline struct scratch *tc_enter(void)

@@ -100,6 +100,10 @@ export type ScalarField =
  *            (bit 1 << RTN_*); with `dev` 'in' / 'out' a type that came from a route whose
  *            device is not the packet's in / out device counts as UNICAST (xt_addrtype
  *            --limit-iface-in / -out). Packet facts: PacketKey.addrtype.
+ * - mac:     the Ethernet source address equals `mac` (48-bit integer) — xt_mac: a packet
+ *            without one (PacketKey.mac undefined) fails whatever `invert` says.
+ * - owner:   xt_owner (revision 1) over PacketKey.sock, as one check: `invert` is always false;
+ *            each option carries its own inversion (owner_mt() in the kernel).
  *
  * limit, nth and recent's set / update / remove / --reap change state when evaluated: they are
  * STATEFUL, and the classifier keeps every constraint of the rule's later matches after them
@@ -122,7 +126,77 @@ export type ResidualCheck =
       rttl: boolean;
       invert: boolean;
     }
-  | { kind: 'addrtype'; addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean };
+  | { kind: 'addrtype'; addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean }
+  | { kind: 'mac'; mac: number; invert: boolean }
+  | { kind: 'owner'; owner: OwnerCheck; invert: false }
+  | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
+
+/**
+ * Properties of the packet's connection (PacketKey.ct) for the conntrack match's tuple options
+ * ('ct' checks: (value & mask) within ranges, like cmp). Without a connection (INVALID /
+ * UNTRACKED) xt_conntrack returns "--ctstate was given" before testing them: `untracked` is
+ * that result, `invert` not applied. repl* are the reversed orig* (no NAT).
+ */
+export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir';
+
+export interface PacketConn {
+  proto: number;
+  origSrc: number;
+  origDst: number;
+  /** Ports of the original tuple (ICMP: id and type << 8 | code). */
+  origSport: number;
+  origDport: number;
+  /** Reply-tuple ports when they are not the reversed originals (ICMP: id, reply type << 8). */
+  replSport: number;
+  replDport: number;
+  /** The packet travels in the reply direction. */
+  reply: boolean;
+}
+
+export function ctValue(c: PacketConn, f: CtField): number {
+  switch (f) {
+    case 'proto':
+      return c.proto;
+    case 'origsrc':
+    case 'repldst':
+      return c.origSrc;
+    case 'origdst':
+    case 'replsrc':
+      return c.origDst;
+    case 'origsrcport':
+      return c.origSport;
+    case 'origdstport':
+      return c.origDport;
+    case 'replsrcport':
+      return c.replSport;
+    case 'repldstport':
+      return c.replDport;
+    case 'dir':
+      return c.reply ? 1 : 0;
+  }
+}
+
+/** The owner match's options (uid / gid inclusive ranges; suppl: --suppl-groups). */
+export interface OwnerCheck {
+  uid?: [number, number];
+  uidInv?: boolean;
+  gid?: [number, number];
+  gidInv?: boolean;
+  socket?: boolean;
+  socketInv?: boolean;
+  suppl?: boolean;
+}
+
+/** The socket a locally generated packet belongs to (skb_to_full_sk), as xt_owner sees it. */
+export interface PacketSocket {
+  /** Whether the socket has a file (kernel sockets have none); uid / gid then come from its f_cred. */
+  file: boolean;
+  /** fsuid / fsgid of the file's credentials. */
+  uid: number;
+  gid: number;
+  /** Supplementary groups of the file's credentials. */
+  groups: number[];
+}
 
 /** Route types (the kernel's RTN_* numbers) that the addrtype match names. */
 export const RTN_UNICAST = 1;
@@ -183,4 +257,14 @@ export interface PacketKey {
   ipflags: number;
   /** Route types of src / dst; absent: both UNICAST, from no route. */
   addrtype?: AddrTypeFacts;
+  /**
+   * Ethernet source address (48-bit integer) when the packet has an Ethernet header as xt_mac
+   * requires (in device of type ARPHRD_ETHER, mac header set); undefined otherwise (loopback,
+   * locally generated packets).
+   */
+  mac?: number;
+  /** The owning full socket of this namespace; undefined: none (xt_owner's "no socket"). */
+  sock?: PacketSocket;
+  /** The packet's connection; undefined when it has none (INVALID, UNTRACKED). */
+  ct?: PacketConn;
 }

@@ -13,7 +13,7 @@
 // a return.
 import type { RejectWith } from '../extensions/types.ts';
 import { MAX_CALL_DEPTH } from './compile.ts';
-import { FRAG_BIT, RTN_UNICAST, type FieldName, type PacketKey, type ResidualCheck, type ScalarField } from './fields.ts';
+import { FRAG_BIT, RTN_UNICAST, ctValue, type FieldName, type OwnerCheck, type PacketKey, type ResidualCheck, type ScalarField } from './fields.ts';
 import type { FieldSpec, TableSpec } from './spec.ts';
 
 export type Hook = 'INPUT' | 'FORWARD' | 'OUTPUT';
@@ -68,6 +68,23 @@ function inRanges(v: number, ranges: ReadonlyArray<readonly [number, number]>): 
   return false;
 }
 
+/** The program's R_OWNER (bpf/content.h) with the kernel's match / invert bit words. */
+function ownerHolds(o: OwnerCheck, pkt: PacketKey): boolean {
+  const match = (o.uid ? 1 : 0) | (o.gid ? 2 : 0) | (o.socket ? 4 : 0) | (o.suppl ? 8 : 0);
+  const inv = (o.uidInv ? 1 : 0) | (o.gidInv ? 2 : 0) | (o.socketInv ? 4 : 0);
+  const s = pkt.sock;
+  if (!s) return (match ^ inv) === 0;
+  if (match & inv & 4) return false;
+  if (!s.file) return ((match ^ inv) & 3) === 0;
+  if (o.uid && (s.uid >= o.uid[0] && s.uid <= o.uid[1]) === !!o.uidInv) return false;
+  if (o.gid) {
+    const [lo, hi] = o.gid;
+    const hit = (s.gid >= lo && s.gid <= hi) || (!!o.suppl && s.groups.some((g) => g >= lo && g <= hi));
+    if (hit === !!o.gidInv) return false;
+  }
+  return true;
+}
+
 function residualPasses(counterId: number, checks: readonly ResidualCheck[], pkt: PacketKey, oracle: ResidualOracle): boolean {
   for (const c of checks) {
     let hit: boolean;
@@ -87,6 +104,22 @@ function residualPasses(counterId: number, checks: readonly ResidualCheck[], pkt
         hit = t < 32 && ((c.types >>> t) & 1) === 1;
         break;
       }
+      case 'mac':
+        // No Ethernet header: no match, inverted or not (the program's R_MAC).
+        if (pkt.mac === undefined) return false;
+        hit = pkt.mac === c.mac;
+        break;
+      case 'owner':
+        hit = ownerHolds(c.owner, pkt);
+        break;
+      case 'ct':
+        // No connection: xt_conntrack's answer is whether --ctstate was given, uninverted.
+        if (!pkt.ct) {
+          if (!c.untracked) return false;
+          continue;
+        }
+        hit = inRanges((ctValue(pkt.ct, c.field) & c.mask) >>> 0, c.ranges);
+        break;
       default:
         hit = oracle(counterId, c, pkt);
     }

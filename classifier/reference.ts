@@ -16,7 +16,7 @@ import type { Chain, Rule, Table } from '../ruleset/types.ts';
 import { defaultResidualOracle, type Hook, type ResidualOracle } from './lookup.ts';
 import type { ModuleLookup } from './compile.ts';
 import { findMatch, findTarget } from '../extensions/index.ts';
-import type { CompiledMatch, FieldConstraint, FieldName, PacketKey, ResidualCheck } from './fields.ts';
+import type { CompiledMatch, FieldConstraint, FieldName, OwnerCheck, PacketKey, ResidualCheck } from './fields.ts';
 
 export interface ReferenceResult {
   verdict: 'ACCEPT' | 'DROP';
@@ -68,6 +68,27 @@ function constraintHolds(c: FieldConstraint, key: number | string): boolean {
   return hit !== c.invert;
 }
 
+/** owner_mt() of net/netfilter/xt_owner.c, option by option. */
+function ownerMatch(o: OwnerCheck, p: PacketKey): boolean {
+  const s = p.sock;
+  if (!s) {
+    // Matches only when every option given is inverted (--suppl-groups never is).
+    return !o.suppl && (!o.uid || !!o.uidInv) && (!o.gid || !!o.gidInv) && (!o.socket || !!o.socketInv);
+  }
+  if (o.socket && o.socketInv) return false;
+  if (!s.file) return (!o.uid || !!o.uidInv) && (!o.gid || !!o.gidInv);
+  if (o.uid) {
+    const inside = s.uid >= o.uid[0] && s.uid <= o.uid[1];
+    if (inside !== !o.uidInv) return false;
+  }
+  if (o.gid) {
+    const within = (g: number) => g >= o.gid![0] && g <= o.gid![1];
+    const inside = within(s.gid) || (!!o.suppl && s.groups.some(within));
+    if (inside !== !o.gidInv) return false;
+  }
+  return true;
+}
+
 function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: ResidualOracle): boolean {
   let hit: boolean;
   const inAny = (v: number, rs: Array<[number, number]>) => rs.some(([lo, hi]) => v >= lo && v <= hi);
@@ -96,6 +117,20 @@ function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: Resid
       const routeDev = c.addr === 'src' ? facts.srcDev : facts.dstDev;
       const type = dev !== '' && routeDev !== undefined && routeDev !== dev ? 1 : c.addr === 'src' ? facts.src : facts.dst;
       hit = (c.types & (1 << type)) !== 0;
+      break;
+    }
+    case 'mac':
+      // xt_mac: without an Ethernet header the match is false before its `!` is applied.
+      if (p.mac === undefined) return false;
+      hit = p.mac === c.mac;
+      break;
+    case 'owner':
+      return ownerMatch(c.owner, p);
+    case 'ct': {
+      if (!p.ct) return c.untracked;
+      const c2 = p.ct;
+      const v = { proto: c2.proto, origsrc: c2.origSrc, origdst: c2.origDst, replsrc: c2.origDst, repldst: c2.origSrc, origsrcport: c2.origSport, origdstport: c2.origDport, replsrcport: c2.replSport, repldstport: c2.replDport, dir: c2.reply ? 1 : 0 }[c.field];
+      hit = inAny((v & c.mask) >>> 0, c.ranges);
       break;
     }
     default:

@@ -17,6 +17,21 @@ const COMMANDS = [
   '-N ssh',
   '-P FORWARD DROP',
   '-A INPUT -i lo -j ACCEPT',
+  '-A INPUT -p tcp -m mac --mac-source 02:00:00:00:00:01 -j ACCEPT',
+  '-A INPUT -p udp -m mac ! --mac-source 02:00:00:00:00:02 -j DROP',
+  '-A FORWARD -m mac ! --mac-source 02:00:00:00:00:01 -p tcp -j LOG',
+  '-A FORWARD -p tcp -m mac --mac-source 02:00:00:00:00:02 -j DROP',
+  '-A OUTPUT -p tcp -m owner --uid-owner 1000-1999 -j ACCEPT',
+  '-A OUTPUT -m conntrack --ctproto tcp --ctorigdst 10.1.0.0/16 ! --ctorigdstport 80 -j ACCEPT',
+  '-A OUTPUT -m conntrack --ctstate INVALID,NEW --ctdir REPLY -j DROP',
+  '-A OUTPUT -m conntrack ! --ctreplsrc 10.0.0.0/8 --ctrepldstport 1024:65535 -j LOG',
+  '-A INPUT -m conntrack --ctdir ORIGINAL ! --ctproto udp --ctorigsrcport 53 -j DROP',
+  '-A INPUT -m conntrack ! --ctstate ESTABLISHED --ctrepldst 10.1.2.3 --ctreplsrcport 22 -j ACCEPT',
+  '-A OUTPUT -m owner ! --uid-owner 0 --gid-owner 100 --suppl-groups -j DROP',
+  '-A OUTPUT -p udp -m owner ! --socket-exists -j ACCEPT',
+  '-A OUTPUT -m owner ! --gid-owner 5-7 -j LOG',
+  '-A OUTPUT -p icmp -m owner --socket-exists ! --uid-owner 1500 -j REJECT',
+  '-A OUTPUT -p icmp -m owner ! --uid-owner 0 ! --gid-owner 0 -j DROP',
   '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
   '-A INPUT -m conntrack --ctstate INVALID -j DROP',
   '-A INPUT -p tcp --dport 22 -j ssh',
@@ -93,6 +108,27 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
       dstType: fc.constantFrom(1, 2, 2, 3, 5),
       srcDev: fc.option(fc.constantFrom('lo', 'eth0', 'eth1'), { nil: undefined }),
       dstDev: fc.option(fc.constantFrom('lo', 'eth0', 'eth1'), { nil: undefined }),
+      mac: fc.option(fc.constantFrom(0x020000000001, 0x020000000002, 0x0a0b0c0d0e0f)),
+      ct: fc.option(
+        fc.record({
+          proto: fc.constantFrom(1, 6, 17),
+          origSrc: fc.constantFrom(...ADDRS),
+          origDst: fc.constantFrom(...ADDRS),
+          origSport: fc.constantFrom(...PORTS),
+          origDport: fc.constantFrom(...PORTS),
+          replSport: fc.constantFrom(...PORTS),
+          replDport: fc.constantFrom(...PORTS),
+          reply: fc.boolean(),
+        }),
+      ),
+      sock: fc.option(
+        fc.record({
+          file: fc.boolean(),
+          uid: fc.constantFrom(0, 1000, 1500, 2000),
+          gid: fc.constantFrom(0, 5, 6, 100),
+          groups: fc.subarray([100, 6, 3000]),
+        }),
+      ),
     })
     .map((p) => {
       const l4 = !p.frag && (p.proto === 6 || p.proto === 17);
@@ -114,6 +150,9 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
         pkttype: p.pkttype,
         ipflags: p.frag ? 0x20 : 0,
         addrtype: { src: p.srcType, dst: p.dstType, srcDev: p.srcDev, dstDev: p.dstDev },
+        mac: p.mac ?? undefined,
+        sock: p.sock ?? undefined,
+        ct: p.ct ?? undefined,
       };
     });
 

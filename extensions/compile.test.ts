@@ -61,7 +61,14 @@ describe('match compile', () => {
     expect(m0('-m state ! --state INVALID').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_INVALID + 1, 7]], invert: false });
     expect(m0('-m conntrack --ctstate RELATED,UNTRACKED').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_RELATED, CT_RELATED], [CT_UNTRACKED, CT_UNTRACKED]], invert: false });
     expect(m0('-m conntrack --ctstate SNAT').unsupported).toMatch(/nat/);
-    expect(m0('-m conntrack --ctstate NEW --ctproto tcp').unsupported).toMatch(/ctproto/);
+    expect(m0('-m conntrack --ctstate NEW --ctstatus ASSURED').unsupported).toMatch(/ctstatus/);
+    expect(m0('-m conntrack --ctexpire 5').unsupported).toMatch(/ctexpire/);
+    expect(m0('-m conntrack --ctstate NEW --ctproto tcp ! --ctorigdst 10.0.0.0/8 --ctdir REPLY').residual).toEqual([
+      { kind: 'ct', field: 'dir', mask: 1, ranges: [[1, 1]], invert: false, untracked: true },
+      { kind: 'ct', field: 'origdst', mask: 0xff000000, ranges: [[0x0a000000, 0x0a000000]], invert: true, untracked: true },
+      { kind: 'ct', field: 'proto', mask: 0xff, ranges: [[6, 6]], invert: false, untracked: true },
+    ]);
+    expect(m0('-m conntrack --ctreplsrcport 1000:2000').residual).toEqual([{ kind: 'ct', field: 'replsrcport', mask: 0xffff, ranges: [[1000, 2000]], invert: false, untracked: false }]);
   });
   it('residual checks: limit, statistic, length, ttl, mark, pkttype, tos, dscp', () => {
     expect(m0('-m limit --limit 10/sec --limit-burst 3').residual).toEqual([{ kind: 'limit', ratePerSec: 10, burst: 3, invert: false }]);
@@ -90,11 +97,17 @@ describe('match compile', () => {
       { kind: 'addrtype', addr: 'dst', types: (1 << 3) | (1 << 5), dev: 'in', invert: true },
     ]);
   });
+  it('mac and owner: residual checks read by bpf/content.h', () => {
+    expect(m0('-m mac ! --mac-source 0:1:2:a:B:c').residual).toEqual([{ kind: 'mac', mac: 0x0001020a0b0c, invert: true }]);
+    expect(compile('-m owner --uid-owner 10-20 ! --gid-owner 5 --suppl-groups ! --socket-exists', 'filter', 'OUTPUT').matches[0]!.residual).toEqual([
+      { kind: 'owner', owner: { uid: [10, 20], uidInv: undefined, gid: [5, 5], gidInv: true, socket: true, socketInv: true, suppl: true }, invert: false },
+    ]);
+  });
   it('comment compiles to nothing', () => {
     expect(m0('-m comment --comment x')).toEqual({});
   });
   it('matches the datapath cannot enforce say why', () => {
-    for (const r of ['-m mac --mac-source 00:11:22:33:44:55', '-m recent --rcheck --hitcount 33', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
+    for (const r of ['-m recent --rcheck --hitcount 33', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
       expect(m0(r).unsupported, r).toMatch(/^[a-z]+( --[a-z-]+)?: .+/);
     }
   });

@@ -226,11 +226,24 @@ function lpmIfKey(name: string, exact: boolean): Buffer {
   return b;
 }
 
+/** meta.needs: what the program must read per packet for this generation's residual checks. */
+function residualNeeds(spec: TableSpec): number {
+  let needs = 0;
+  for (const r of spec.rules) {
+    for (const c of r?.residual ?? []) {
+      if (c.kind === 'mac') needs |= L.NEED_MAC;
+      if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
+      if (c.kind === 'ct') needs |= L.NEED_CT;
+    }
+  }
+  return needs;
+}
+
 function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>): number {
   if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
   let n = 0;
   for (const c of checks) {
-    const ranges = c.kind === 'cmp' || c.kind === 'either' ? c.ranges : [];
+    const ranges = c.kind === 'cmp' || c.kind === 'either' || c.kind === 'ct' ? c.ranges : [];
     if (ranges.length > L.MAX_RANGES) throw new EncodeError(`more than ${L.MAX_RANGES} ranges in one residual check`);
     let kind = 0;
     let field = 0;
@@ -279,6 +292,28 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         mask = c.mask >>> 0;
         x = BigInt(id >>> 0) | (BigInt(c.hitcount >>> 0) << 32n);
         y = BigInt(c.seconds >>> 0);
+        break;
+      }
+      case 'mac':
+        kind = L.R_MAC;
+        x = BigInt(c.mac);
+        break;
+      case 'ct':
+        // Like cmp over the connection's tuple; x: the result without a connection.
+        kind = L.R_CT;
+        field = L.CT_FIELD_NUM[c.field];
+        mask = c.mask >>> 0;
+        x = c.untracked ? 1n : 0n;
+        break;
+      case 'owner': {
+        // field: the options given, mask: which are inverted (the kernel's match / invert
+        // words); x, y: uid and gid ranges as lo | hi << 32. `invert` stays 0.
+        const o = c.owner;
+        kind = L.R_OWNER;
+        field = (o.uid ? L.OWNER_UID : 0) | (o.gid ? L.OWNER_GID : 0) | (o.socket ? L.OWNER_SOCKET : 0) | (o.suppl ? L.OWNER_SUPPL : 0);
+        mask = (o.uidInv ? L.OWNER_UID : 0) | (o.gidInv ? L.OWNER_GID : 0) | (o.socketInv ? L.OWNER_SOCKET : 0);
+        if (o.uid) x = BigInt(o.uid[0] >>> 0) | (BigInt(o.uid[1] >>> 0) << 32n);
+        if (o.gid) y = BigInt(o.gid[0] >>> 0) | (BigInt(o.gid[1] >>> 0) << 32n);
         break;
       }
     }
@@ -354,8 +389,8 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
           pairs[2 * i + 1] = start >>> 0;
         });
         const k = name === 'src' ? 0 : 1;
-        meta.writeUInt32LE(pool.addRaw(pairs), 56 + 4 * k);
-        meta.writeUInt32LE(iv.length, 64 + 4 * k);
+        meta.writeUInt32LE(pool.addRaw(pairs), 60 + 4 * k);
+        meta.writeUInt32LE(iv.length, 68 + 4 * k);
         break;
       }
       case 'iface': {
@@ -369,6 +404,7 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
   meta.writeUInt32LE(nsum, 4);
   meta.writeUInt32LE(spec.chains.length, 8);
   meta.writeUInt32LE(present, 12);
+  meta.writeUInt32LE(residualNeeds(spec), 56);
 
   // Chains, and each rule index's chain.
   const chains = Buffer.alloc(spec.chains.length * L.CHAIN_SIZE);
@@ -458,8 +494,9 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     logs: Buffer.concat(logs.length ? logs : [Buffer.alloc(L.LOGCFG_SIZE)]),
     nlogs: logs.length,
     lpm,
-    // ctstate may also be read by residual checks kept after a stateful match (compile.ts).
-    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => c.kind === 'cmp' && c.field === 'ctstate')),
+    // ctstate may also be read by residual checks kept after a stateful match (compile.ts);
+    // conntrack's tuple options (ct) need the tracker too.
+    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct')),
     recentIds: ids,
     maxCounter,
     statefulIds,

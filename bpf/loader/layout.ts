@@ -1,6 +1,6 @@
 // Mirrors bpf/bpftables.h: constants, struct sizes and field offsets of the maps the loader
 // writes. Any change here must be made there too (and vice versa).
-import type { FieldName, ScalarField } from '../../classifier/fields.ts';
+import type { CtField, FieldName, ScalarField } from '../../classifier/fields.ts';
 
 export const POOL_CHUNK_SHIFT = 19;
 export const POOL_CHUNK = 1 << POOL_CHUNK_SHIFT; // u64 words per pool chunk
@@ -61,6 +61,35 @@ export const RECENT_NAME_LEN = 200;
 export const RECENT_KEY_SIZE = 8; // list, addr
 export const RECENT_LIST_SIZE = 8; // count, pad
 
+/** -m mac / -m owner (bpf/content.h). 16 and 18 belong to other residual kinds. */
+export const R_MAC = 20;
+export const R_OWNER = 21;
+export const R_CT = 22;
+/** R_CT's field codes (bpf/content.h CTF_*). */
+export const CT_FIELD_NUM: Readonly<Record<CtField, number>> = {
+  proto: 0,
+  origsrc: 1,
+  origdst: 2,
+  replsrc: 3,
+  repldst: 4,
+  origsrcport: 5,
+  origdstport: 6,
+  replsrcport: 7,
+  repldstport: 8,
+  dir: 9,
+};
+
+/** meta.needs: per-packet inputs the generation's rules read (bpf/content.h NEED_*). */
+export const NEED_MAC = 1;
+export const NEED_OWNER = 2;
+export const NEED_SUPPL = 4;
+export const NEED_CT = 8;
+/** R_OWNER's option bits (xt_owner's XT_OWNER_*). */
+export const OWNER_UID = 1;
+export const OWNER_GID = 2;
+export const OWNER_SOCKET = 4;
+export const OWNER_SUPPL = 8;
+
 export const SCALAR_NUM: Readonly<Record<ScalarField, number>> = {
   len: 0,
   ttl: 1,
@@ -83,7 +112,7 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 72; // nrules, nsum, nchains, present, woff[9], atflags, aoff[2], an[2]
+export const META_SIZE = 76; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2]
 export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
 export const CHAIN_SIZE = 16; // first, end, counter, policy
 export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64

@@ -3,7 +3,7 @@
 // Only --ctstate / --state (without SNAT/DNAT) reaches the datapath, as the ctstate field.
 import { parameterProblem } from '../../parser/errors.ts';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, CT_UNTRACKED } from '../../classifier/fields.ts';
-import type { CompiledMatch } from '../../classifier/fields.ts';
+import type { CompiledMatch, CtField, ResidualCheck } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
 import { complementRanges, formatIPv4, maskLength, parseIPv4, x6PortRange, prefixMask, strtoumax, x6Seen } from '../lib.ts';
 import { PROTO_NAMES } from '../protocols.ts';
@@ -150,16 +150,33 @@ function parseProto(s: string): number {
   return p;
 }
 
-function compileState(d: ConntrackData): CompiledMatch {
-  const extra = Object.keys(d).filter((k) => d[k as keyof ConntrackData] !== undefined && !['state', 'stateInv', 'seen'].includes(k));
-  if (extra.length > 0) {
-    const opt = extra[0]!.replace(/Inv$/, '');
-    return { unsupported: `conntrack --ct${opt === 'dir' ? 'dir' : opt}: the datapath's conntrack only provides the connection state` };
+/** The tuple options, as 'ct' residual checks over the packet's connection (bpf/content.h R_CT). */
+function compileTuple(d: ConntrackData): ResidualCheck[] {
+  const untracked = d.state !== undefined;
+  const out: ResidualCheck[] = [];
+  const add = (field: CtField, mask: number, ranges: Array<[number, number]>, invert: boolean) => out.push({ kind: 'ct', field, mask: mask >>> 0, ranges, invert, untracked });
+  if (d.dir) add('dir', 1, [[d.dir === 'REPLY' ? 1 : 0, d.dir === 'REPLY' ? 1 : 0]], false);
+  for (const k of ADDR_OPTS) {
+    const hm = d[k];
+    if (hm) add(k, hm.mask, [[(hm.addr & hm.mask) >>> 0, (hm.addr & hm.mask) >>> 0]], !!d[`${k}Inv`]);
   }
-  if (d.state === undefined) return {};
+  for (const k of PORT_OPTS) {
+    const r = d[k];
+    if (r) add(k, 0xffff, [[r[0], r[1]]], !!d[`${k}Inv`]);
+  }
+  if (d.proto !== undefined) add('proto', 0xff, [[d.proto, d.proto]], !!d.protoInv);
+  return out;
+}
+
+function compileState(d: ConntrackData): CompiledMatch {
+  if (d.status !== undefined) return { unsupported: "conntrack --ctstatus: the datapath's conntrack does not keep the kernel's status bits" };
+  if (d.expires !== undefined) return { unsupported: "conntrack --ctexpire: the datapath's conntrack timeouts are not the kernel's timers" };
+  const residual = compileTuple(d);
+  const withTuple = (m: CompiledMatch): CompiledMatch => (residual.length ? { ...m, residual } : m);
+  if (d.state === undefined) return withTuple({});
   if (d.state & ((1 << 5) | (1 << 6))) return { unsupported: 'conntrack --ctstate SNAT/DNAT: nat is not enforced by the datapath' };
   const ranges: Array<[number, number]> = STATES.filter(([n, b]) => d.state! & b && STATE_CT[n] !== undefined).map(([n]) => [STATE_CT[n]!, STATE_CT[n]!]);
-  return { fields: { ctstate: { kind: 'ranges', ranges: d.stateInv ? complementRanges(ranges, 7) : ranges, invert: false } } };
+  return withTuple({ fields: { ctstate: { kind: 'ranges', ranges: d.stateInv ? complementRanges(ranges, 7) : ranges, invert: false } } });
 }
 
 export const conntrack: MatchModule<ConntrackData> = {

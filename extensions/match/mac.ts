@@ -1,7 +1,7 @@
 // mac match (libxt_mac.c): source MAC of the Ethernet header.
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
-import { x6Seen } from '../lib.ts';
+import { kernelInvalid, x6Seen } from '../lib.ts';
 
 export interface MacData {
   mac: string;
@@ -18,6 +18,11 @@ function parseMac(s: string): string {
   return parts.map((p) => p.toLowerCase().padStart(2, '0')).join(':');
 }
 
+/** 'aa:bb:cc:dd:ee:ff' → the 48-bit integer 0xaabbccddeeff (exact in a double). */
+export function macValue(s: string): number {
+  return parseInt(s.replace(/:/g, ''), 16);
+}
+
 export const mac: MatchModule<MacData> = {
   name: 'mac',
   options: [{ name: 'mac-source', args: 1, invertible: true }],
@@ -28,11 +33,13 @@ export const mac: MatchModule<MacData> = {
     if (invert) d.invert = true;
     return d;
   },
-  finalCheck(d) {
+  finalCheck(d, ctx) {
     if (!d.seen?.includes('mac-source')) throw parameterProblem('mac: option "--mac-source" must be specified\n');
+    // xt_mac's hooks: PRE_ROUTING, LOCAL_IN, FORWARD (the kernel refuses the rule elsewhere).
+    if (ctx.chain === 'OUTPUT' || ctx.chain === 'POSTROUTING') throw kernelInvalid(ctx.chain);
   },
   print: (d) => `MAC ${d.invert ? '! ' : ''}${d.mac}`,
   save: (d) => `${d.invert ? '! ' : ''}--mac-source ${d.mac}`,
   equal: (a, b) => a.mac === b.mac && !!a.invert === !!b.invert,
-  compile: () => ({ unsupported: 'mac --mac-source: the datapath does not read the Ethernet header' }),
+  compile: (d) => ({ residual: [{ kind: 'mac', mac: macValue(d.mac), invert: !!d.invert }] }),
 };

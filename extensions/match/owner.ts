@@ -86,5 +86,13 @@ export const owner: MatchModule<OwnerData> = {
     return parts.join(' ');
   },
   equal: (a, b) => owner.save(a) === owner.save(b),
-  compile: (): CompiledMatch => ({ unsupported: 'owner: the datapath does not see the owning socket' }),
+  compile: (d): CompiledMatch => ({
+    residual: [
+      {
+        kind: 'owner',
+        owner: { uid: d.uid, uidInv: d.uidInv, gid: d.gid, gidInv: d.gidInv, socket: d.socket, socketInv: d.socketInv, suppl: d.suppl },
+        invert: false,
+      },
+    ],
+  }),
 };
