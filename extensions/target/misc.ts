@@ -2,10 +2,10 @@
 // NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM,
 // TTL, ECN, IDLETIMER, TEE, NETMAP, SET. Table / hook restrictions that the kernel enforces in
 // checkentry are reproduced as its EINVAL (exit 4).
-import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRefusal, parameterProblem } from '../../parser/errors.ts';
 import type { TableName } from '../../ruleset/types.ts';
 import type { DatapathAction, ParseContext, TargetModule } from '../types.ts';
-import { formatIPv4, kernelInvalid, parseIPv4, saveString, strtouiFull, x6Bad, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+import { formatIPv4, kernelInvalid, parseIPv4, saveString, strtouiFull, x6Bad, x6Fcheck, x6Mint, x6Seen, x6Uint } from '../lib.ts';
 import { dscpClass, hex2 } from '../match/dscp.ts';
 import { parseTos, tosName } from '../match/tos.ts';
 import { parseMarkMask } from './MARK.ts';
@@ -88,10 +88,9 @@ export const NFQUEUE: TargetModule<NfqueueData> = {
     x6Seen((d.seen ??= []), 'NFQUEUE', o, inv, false);
     if (o === 'queue-num') d.num = x6Uint('NFQUEUE', o, a[0]!, 0, 65535);
     else if (o === 'queue-balance') {
-      const parts = a[0]!.split(':');
-      const lo = strtouiFull(parts[0] ?? '', 0, 65535);
-      const hi = parts.length === 2 ? strtouiFull(parts[1]!, 0, 65535) : lo;
-      if (lo === undefined || hi === undefined || parts.length > 2) throw parameterProblem(`NFQUEUE: bad value for option "--queue-balance" near "${a[0]}", or out of range (0-65535).\n`);
+      const r = x6Mint('NFQUEUE', 'queue-balance', a[0]!, 65535n).map(Number);
+      const lo = r[0]!;
+      const hi = r.length > 1 ? r[1]! : lo;
       if (lo > hi) throw parameterProblem(`${lo} should be less than ${hi}`);
       d.balance = [lo, hi];
     } else if (o === 'queue-bypass') d.bypass = true;
