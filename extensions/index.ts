@@ -35,6 +35,7 @@ import { string } from './match/string.ts';
 import { connbytes } from './match/connbytes.ts';
 import { dccp } from './match/dccp.ts';
 import { sctp } from './match/sctp.ts';
+import { policy } from './match/policy.ts';
 import { hashlimit } from './match/hashlimit.ts';
 import { time } from './match/time.ts';
 import { REJECT } from './target/REJECT.ts';
@@ -45,7 +46,7 @@ import { AUDIT, CHECKSUM, CLASSIFY, CONNMARK, CT, DSCP, ECN, IDLETIMER, NETMAP, 
 
 const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner,
   cpu, dscp, tos, ecn, esp, ah, ipcomp, helper, quota, realm, socket, tcpmss, connmark, devgroup, cgroup, connlabel,
-  connlimit, physdev, string, connbytes, dccp, hashlimit, time, sctp];
+  connlimit, physdev, string, connbytes, dccp, hashlimit, time, sctp, policy];
 const targetList: TargetModule<any>[] = [
   REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT,
   NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET,

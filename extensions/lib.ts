@@ -317,8 +317,8 @@ export function x6Fcheck(ext: string, table: readonly X6Entry[], seen: readonly 
 /**
  * xtopt_parse_mint (XTTYPE_UINT*RC): up to two ':'-separated components, an empty one meaning 0
  * (first) or max (second). On failure iptables quotes the input from the component that failed
- * ("near \"-1:0\"", "near \"65536\"") or from the first character after a number that is not
- * ':'. Returns the one or two values given.
+ * ("near \"-1:0\"", "near \"65536\""); characters after a number other than ':' have their own
+ * wording. Returns the one or two values given.
  */
 export function x6Mint(ext: string, option: string, s: string, max: bigint): bigint[] {
   const bad = (part: string) => parameterProblem(`${ext}: bad value for option "--${option}" near "${part}", or out of range (0-${max}).\n`);
@@ -333,7 +333,8 @@ export function x6Mint(ext: string, option: string, s: string, max: bigint): big
       const r = strtoumax(rest);
       if (!r || r.value > max) throw bad(rest);
       end = pos + r.end;
-      if (end < s.length && s[end] !== ':') throw bad(s.slice(end));
+      if (end < s.length && s[end] !== ':')
+        throw parameterProblem(`${ext}: Argument to "--${option}" has unexpected characters near "${s.slice(end)}".\n`);
       vals.push(r.value);
     }
     if (end >= s.length) break;

@@ -51,12 +51,15 @@ export function replay(r: Rec): { code: number; message?: string; S?: string; L?
     return { code: 0, S: `-A ${r.chain} ${saveRule(p)}`.trimEnd(), L: printRule(p, false), LN: printRule(p, true) };
   } catch (e) {
     const t = errorText(e);
+    const preface = (e as { preface?: string }).preface;
+    // A warning printed before the error: iptables' stderr then has its prefix mid-text.
+    if (preface) return { code: t.code, message: `${preface}iptables v1.8.9 (nf_tables): ${t.message}` };
     return { code: t.code, message: (e as { raw?: boolean }).raw ? `RAW:${t.message}` : t.message };
   }
 }
 
 /** Extensions iptables 1.8.9 ships that have no module here yet; the replay covers the rest. */
-const PENDING = ['bpf', 'cluster', 'HMARK', 'ipvs', 'LED', 'nfacct', 'osf', 'policy', 'rateest', 'SECMARK', 'SYNPROXY', 'TPROXY', 'u32'];
+const PENDING = ['bpf', 'cluster', 'HMARK', 'ipvs', 'LED', 'nfacct', 'osf', 'rateest', 'SECMARK', 'SYNPROXY', 'TPROXY', 'u32'];
 /** Names iptables itself cannot load (the replay expects its "Couldn't load" error). */
 const ABSENT_IN_IPTABLES = ['udplite', 'hl'];
 

@@ -11,11 +11,14 @@ export class XtablesError extends Error {
   readonly exitCode: ExitCode;
   /** Print exactly `message` (already fully formatted, without trailing newline). */
   readonly raw: boolean;
-  constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean } = {}) {
+  /** Lines iptables printed to stderr before the error (e.g. a module's "Warning: ..."), each ending in "\n". */
+  readonly preface: string;
+  constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean; preface?: string } = {}) {
     super(message);
     this.name = 'XtablesError';
     this.exitCode = exitCode;
     this.raw = options.raw ?? false;
+    this.preface = options.preface ?? '';
   }
 }
 

@@ -27,7 +27,7 @@ const STATUSES: ReadonlyArray<[string, number]> = [
   ['CONFIRMED', 1 << 3],
 ];
 
-interface HostMask {
+export interface HostMask {
   addr: number;
   mask: number;
 }
@@ -91,7 +91,7 @@ function listText(list: ReadonlyArray<[string, number]>, mask: number): string {
   return list.filter(([, b]) => mask & b).map(([n]) => n).join(',');
 }
 
-function parseHostMask(s: string): HostMask {
+export function parseHostMask(s: string): HostMask {
   const slash = s.indexOf('/');
   const host = slash < 0 ? s : s.slice(0, slash);
   const addr = parseIPv4(host);

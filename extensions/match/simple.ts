@@ -236,7 +236,17 @@ export const connlabel: MatchModule<ConnlabelData> = {
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'connlabel', o, inv, o === 'label');
     if (o === 'label') {
-      d.label = a[0]!;
+      // connlabel_value_parse: strtoul(base 0) over the whole word, kept as an int; a word that
+      // is no number is looked up in /etc/xtables/connlabel.conf, which this pure core cannot
+      // read (and Debian does not ship): such a label is refused as iptables refuses an
+      // unknown one.
+      const v = a[0] !== '' ? strtoumax(a[0]!, 0) : undefined;
+      const bit = v && v.end === a[0]!.length ? Number(BigInt.asIntN(32, v.value)) : -1;
+      if (bit < 0)
+        throw new XtablesError(`label '${a[0]}' not found or invalid value`, 2, {
+          preface: 'Warning: cannot open /etc/xtables/connlabel.conf: No such file or directory\n',
+        });
+      d.label = String(bit);
       if (inv) d.invert = true;
     } else d.set = true;
     return d;
@@ -244,7 +254,7 @@ export const connlabel: MatchModule<ConnlabelData> = {
   finalCheck(d, ctx) {
     x6Fcheck('connlabel', [{ name: 'label', mand: true }, { name: 'set' }], d.seen);
     // The kernel has 128 label bits.
-    if (/^\d+$/.test(d.label) && Number(d.label) > 127) {
+    if (Number(d.label) > 127) {
       throw new KernelRefusal('Numerical result out of range', ctx.chain);
     }
   },

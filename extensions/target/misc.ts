@@ -97,8 +97,11 @@ export const NFQUEUE: TargetModule<NfqueueData> = {
     else d.fanout = true;
     return d;
   },
-  finalCheck: (d) =>
-    x6Fcheck('NFQUEUE', [{ name: 'queue-num', excl: ['queue-balance'] }, { name: 'queue-balance', excl: ['queue-num'] }, { name: 'queue-bypass' }, { name: 'queue-cpu-fanout' }], d.seen),
+  finalCheck(d, ctx) {
+    x6Fcheck('NFQUEUE', [{ name: 'queue-num', excl: ['queue-balance'] }, { name: 'queue-balance', excl: ['queue-num'] }, { name: 'queue-bypass' }, { name: 'queue-cpu-fanout' }], d.seen);
+    // xt_NFQUEUE keeps queues_total in 16 bits: 65536 queues wrap to 0, which it refuses.
+    if (d.balance && d.balance[1] - d.balance[0] + 1 > 0xffff) throw kernelInvalid(ctx.chain);
+  },
   print(d) {
     let s = d.balance ? `NFQUEUE balance ${d.balance[0]}:${d.balance[1]}` : `NFQUEUE num ${d.num}`;
     if (d.bypass) s += ' bypass';
