@@ -43,7 +43,14 @@ function expectedMessage(r: Rec): string {
  * condition is an inverted full port range (`! --sport :`) from the rule entirely; a module
  * cannot remove its own `-m name` from the rule, so we list `-m tcp` where it lists nothing.
  */
-const KNOWN = new Set(['-p tcp -m tcp ! --sport :', '-p tcp -m tcp ! --dport :', '-p udp -m udp ! --sport :']);
+const KNOWN = new Set([
+  '-p tcp -m tcp ! --sport :',
+  '-p tcp -m tcp ! --dport :',
+  '-p udp -m udp ! --sport :',
+  // -L of a hashlimit whose rate-interval scales the listed rate also lists htable-expire
+  // against the scaled unit; -S (what save and -D use) is right.
+  '-m hashlimit --hashlimit-upto 4/s --hashlimit-name a --hashlimit-rate-interval 5',
+]);
 
 export function replay(r: Rec): { code: number; message?: string; S?: string; L?: string; LN?: string } {
   try {
