@@ -66,7 +66,7 @@ export function replay(r: Rec): { code: number; message?: string; S?: string; L?
 }
 
 /** Extensions iptables 1.8.9 ships that have no module here yet; the replay covers the rest. */
-const PENDING = ['bpf', 'cluster', 'HMARK', 'ipvs', 'LED', 'nfacct', 'osf', 'rateest', 'SECMARK', 'SYNPROXY', 'TPROXY', 'u32'];
+const PENDING = ['bpf', 'cluster', 'ipvs', 'LED', 'rateest', 'SECMARK', 'TPROXY', 'u32'];
 /** Names iptables itself cannot load (the replay expects its "Couldn't load" error). */
 const ABSENT_IN_IPTABLES = ['udplite', 'hl'];
 

@@ -94,7 +94,7 @@ export const recent: MatchModule<RecentData> = {
         { name: 'seconds' },
         { name: 'reap', also: ['seconds'] },
         { name: 'hitcount' },
-        { name: 'rttl' },
+        { name: 'rttl', excl: ['set', 'remove'] },
         { name: 'name' },
         { name: 'rsource' },
         { name: 'rdest' },

@@ -508,6 +508,8 @@ export const ECN: TargetModule<EcnTargetData> = {
 export interface IdletimerData {
   timeout: number;
   label: string;
+  /** Revision 1's --alarm (timer_type XT_IDLETIMER_ALARM). */
+  alarm?: boolean;
   seen?: string[];
 }
 export const IDLETIMER: TargetModule<IdletimerData> = {
@@ -515,17 +517,19 @@ export const IDLETIMER: TargetModule<IdletimerData> = {
   options: [
     { name: 'timeout', args: 1, invertible: true },
     { name: 'label', args: 1, invertible: true },
+    { name: 'alarm', args: 0, invertible: true },
   ],
   init: () => ({ timeout: 0, label: '' }),
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'IDLETIMER', o, inv, false);
     if (o === 'timeout') d.timeout = x6Uint('IDLETIMER', o, a[0]!, 0, 0xffffffff);
+    else if (o === 'alarm') d.alarm = true;
     else d.label = a[0]!.slice(0, 27);
     return d;
   },
-  finalCheck: (d) => x6Fcheck('IDLETIMER', [{ name: 'timeout', mand: true }, { name: 'label', mand: true }], d.seen),
-  print: (d) => `timeout:${d.timeout} label:${d.label}`,
-  save: (d) => `--timeout ${d.timeout} --label ${d.label}`,
+  finalCheck: (d) => x6Fcheck('IDLETIMER', [{ name: 'timeout', mand: true }, { name: 'label', mand: true }, { name: 'alarm' }], d.seen),
+  print: (d) => `timeout:${d.timeout} label:${d.label}${d.alarm ? ' alarm' : ''}`,
+  save: (d) => `--timeout ${d.timeout} --label ${d.label}${d.alarm ? ' --alarm' : ''}`,
   compile: no('IDLETIMER', 'the datapath has no idle timers'),
 };
 
