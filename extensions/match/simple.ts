@@ -113,6 +113,7 @@ export const tcpmss: MatchModule<TcpmssData> = {
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'tcpmss', o, inv, true);
     [d.min, d.max] = x6UintRange('tcpmss', 'mss', a[0]!, 65535);
+    if (d.max < d.min) throw parameterProblem('tcpmss: invalid range given');
     if (inv) d.invert = true;
     return d;
   },

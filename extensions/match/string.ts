@@ -19,6 +19,8 @@ function parseHex(s: string): number[] {
   const out: number[] = [];
   let hex = false;
   for (let i = 0; i < s.length; i++) {
+    // XT_STRING_MAX_PATTERN_SIZE: any input left once 128 bytes are in is too much.
+    if (out.length >= 128) throw parameterProblem(`STRING too long "${s}"`);
     const c = s[i]!;
     if (c === '|') {
       hex = !hex;
@@ -73,6 +75,7 @@ export const string: MatchModule<StringData> = {
         break;
       case 'string':
         d.pattern = [...new TextEncoder().encode(v)];
+        if (d.pattern.length > 128) throw parameterProblem(`STRING too long "${v}"`);
         if (inv) d.invert = true;
         break;
       case 'hex-string':
