@@ -45,6 +45,7 @@ import { LOG } from './target/LOG.ts';
 import { MARK } from './target/MARK.ts';
 import { HMARK } from './target/HMARK.ts';
 import { SYNPROXY } from './target/SYNPROXY.ts';
+import { RATEEST } from './target/RATEEST.ts';
 import { DNAT, MASQUERADE, REDIRECT, SNAT } from './target/nat.ts';
 import { AUDIT, CHECKSUM, CLASSIFY, CONNMARK, CT, DSCP, ECN, IDLETIMER, NETMAP, NFLOG, NFQUEUE, NOTRACK, SET, TCPMSS, TEE, TOS, TRACE, TTL } from './target/misc.ts';
 
@@ -53,7 +54,7 @@ const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, connt
   connlimit, physdev, string, connbytes, dccp, hashlimit, time, sctp, policy, osf, nfacct];
 const targetList: TargetModule<any>[] = [
   REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT,
-  NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET, HMARK, SYNPROXY,
+  NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET, HMARK, SYNPROXY, RATEEST,
 ];
 
 // Rule identity for -D / -C: modules without their own `equal` compare their canonical save
