@@ -462,7 +462,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
     if (spec.args === 1) args.push(optarg!);
     else if (spec.args === 2) {
       args.push(optarg!);
-      if (!g.hasArg()) throw parameterProblem(`--${spec.name} requires two args.`);
+      if (!g.hasArg()) throw parameterProblem(spec.missingSecond ?? `--${spec.name} requires two args.`);
       args.push(argv[g.optind++]!);
     } else if (spec.args === 'optional') {
       if (optarg !== undefined) args.push(optarg);

@@ -140,7 +140,7 @@ export const sctp: MatchModule<SctpData> = {
   options: [
     { name: 'sport', aliases: ['source-port'], args: 1, invertible: true },
     { name: 'dport', aliases: ['destination-port'], args: 1, invertible: true },
-    { name: 'chunk-types', args: 2, invertible: true },
+    { name: 'chunk-types', args: 2, invertible: true, missingSecond: '--chunk-types requires two args' },
   ],
   init: () => ({}),
   parse(d, o, a, inv) {
