@@ -50,6 +50,10 @@ function tryHelp(prog: string): string {
 
 /** Renders an XtablesError as iptables prints it (xtables_error / exit_tryhelp). */
 export function renderError(e: XtablesError, prog: string, line?: number): string {
+  return e.preface + renderErrorBody(e, prog, line);
+}
+
+function renderErrorBody(e: XtablesError, prog: string, line?: number): string {
   const at = line !== undefined ? `Error occurred at line: ${line}\n` : '';
   if (e instanceof TryHelpError) return (e.message ? e.message + '\n' : '') + at + tryHelp(prog);
   if (e.raw) return e.message + '\n';

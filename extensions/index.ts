@@ -34,20 +34,28 @@ import { physdev } from './match/physdev.ts';
 import { string } from './match/string.ts';
 import { connbytes } from './match/connbytes.ts';
 import { dccp } from './match/dccp.ts';
+import { sctp } from './match/sctp.ts';
+import { policy } from './match/policy.ts';
+import { osf } from './match/osf.ts';
+import { nfacct } from './match/nfacct.ts';
+import { bpf } from './match/bpf.ts';
 import { hashlimit } from './match/hashlimit.ts';
 import { time } from './match/time.ts';
 import { REJECT } from './target/REJECT.ts';
 import { LOG } from './target/LOG.ts';
 import { MARK } from './target/MARK.ts';
+import { HMARK } from './target/HMARK.ts';
+import { SYNPROXY } from './target/SYNPROXY.ts';
+import { RATEEST } from './target/RATEEST.ts';
 import { DNAT, MASQUERADE, REDIRECT, SNAT } from './target/nat.ts';
 import { AUDIT, CHECKSUM, CLASSIFY, CONNMARK, CT, DSCP, ECN, IDLETIMER, NETMAP, NFLOG, NFQUEUE, NOTRACK, SET, TCPMSS, TEE, TOS, TRACE, TTL } from './target/misc.ts';
 
 const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner,
   cpu, dscp, tos, ecn, esp, ah, ipcomp, helper, quota, realm, socket, tcpmss, connmark, devgroup, cgroup, connlabel,
-  connlimit, physdev, string, connbytes, dccp, hashlimit, time];
+  connlimit, physdev, string, connbytes, dccp, hashlimit, time, sctp, policy, osf, nfacct, bpf];
 const targetList: TargetModule<any>[] = [
   REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT,
-  NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET,
+  NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET, HMARK, SYNPROXY, RATEEST,
 ];
 
 // Rule identity for -D / -C: modules without their own `equal` compare their canonical save

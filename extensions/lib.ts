@@ -8,7 +8,7 @@
 // wording differs between old-style modules (tcp: "Only one `--source-port' allowed") and
 // x6 modules (udp: `udp: option "--source-port" can only be used once.`).
 
-import { parameterProblem, XtablesError } from '../parser/errors.ts';
+import { KernelRefusal, parameterProblem } from '../parser/errors.ts';
 import { NO_L4 } from '../classifier/fields.ts';
 import type { CompiledMatch, Prefix } from '../classifier/fields.ts';
 import { serviceName, servicePort } from './services.ts';
@@ -314,18 +314,39 @@ export function x6Fcheck(ext: string, table: readonly X6Entry[], seen: readonly 
   }
 }
 
+/**
+ * xtopt_parse_mint (XTTYPE_UINT*RC): up to two ':'-separated components, an empty one meaning 0
+ * (first) or max (second). On failure iptables quotes the input from the component that failed
+ * ("near \"-1:0\"", "near \"65536\""); characters after a number other than ':' have their own
+ * wording. Returns the one or two values given.
+ */
+export function x6Mint(ext: string, option: string, s: string, max: bigint): bigint[] {
+  const bad = (part: string) => parameterProblem(`${ext}: bad value for option "--${option}" near "${part}", or out of range (0-${max}).\n`);
+  const vals: bigint[] = [];
+  let pos = 0;
+  for (;;) {
+    if (vals.length === 2) throw parameterProblem(`${ext}: Too many components for option "--${option}" (max: 2)\n`);
+    const rest = s.slice(pos);
+    let end = pos;
+    if (rest === '' || rest[0] === ':') vals.push(vals.length === 1 ? max : 0n);
+    else {
+      const r = strtoumax(rest);
+      if (!r || r.value > max) throw bad(rest);
+      end = pos + r.end;
+      if (end < s.length && s[end] !== ':')
+        throw parameterProblem(`${ext}: Argument to "--${option}" has unexpected characters near "${s.slice(end)}".\n`);
+      vals.push(r.value);
+    }
+    if (end >= s.length) break;
+    pos = end + 1;
+  }
+  return vals;
+}
+
 /** XTTYPE_UINT*RC: "a" or "a:b" (":b" = 0:b, "a:" = a:max), "near" wording on failure. */
 export function x6UintRange(ext: string, option: string, s: string, max: number): [number, number] {
-  const bad = (part: string) => parameterProblem(`${ext}: bad value for option "--${option}" near "${part}", or out of range (0-${max}).\n`);
-  const parts = s.split(':');
-  if (parts.length > 2) throw bad(s);
-  const vals = parts.map((p, i) => {
-    if (p === '') return i === 0 ? 0 : max;
-    const v = strtouiFull(p, 0, max);
-    if (v === undefined) throw bad(p);
-    return v;
-  });
-  return vals.length === 1 ? [vals[0]!, vals[0]!] : [vals[0]!, vals[1]!];
+  const v = x6Mint(ext, option, s, BigInt(max)).map(Number);
+  return v.length === 1 ? [v[0]!, v[0]!] : [v[0]!, v[1]!];
 }
 
 /**
@@ -333,5 +354,5 @@ export function x6UintRange(ext: string, option: string, s: string, max: number)
  * (Rendered for the -A / -I path; the command layer may rewrite it for restore.)
  */
 export function kernelInvalid(chain: string): Error {
-  return new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (Invalid argument): rule in chain ${chain}`, 4, { raw: true });
+  return new KernelRefusal('Invalid argument', chain);
 }

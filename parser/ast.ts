@@ -37,6 +37,11 @@ export interface Command {
   waitInterval?: number;
   /** Warnings iptables prints to stderr while parsing (printed even on success). */
   warnings: string[];
+  /**
+   * errno text of a kernel refusal a module foresaw (parser/errors.ts KernelRefusal): adding
+   * the rule fails at commit ("RULE_APPEND failed (<errno>)"); -D / -C find no such rule.
+   */
+  kernelRefusal?: string;
 }
 
 /** What the command line asks for besides a Command. */

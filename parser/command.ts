@@ -13,7 +13,7 @@ import { findMatch, findTarget } from '../extensions/index.ts';
 import type { Counters, MatchInstance, Rule, TargetInstance } from '../ruleset/types.ts';
 import type { Command, CommandKind, ParseResult } from './ast.ts';
 import { checkInterface, parseAddresses, parseProtocol, protoMatchName, strtoui, type AddrMask } from './addr.ts';
-import { parameterProblem, XtablesError } from './errors.ts';
+import { KernelRefusal, parameterProblem, XtablesError } from './errors.ts';
 import { helpText } from './help.ts';
 
 export const VERSION = '1.8.9 (nf_tables)';
@@ -462,7 +462,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
     if (spec.args === 1) args.push(optarg!);
     else if (spec.args === 2) {
       args.push(optarg!);
-      if (!g.hasArg()) throw parameterProblem(`--${spec.name} requires two args.`);
+      if (!g.hasArg()) throw parameterProblem(spec.missingSecond ?? `--${spec.name} requires two args.`);
       args.push(argv[g.optind++]!);
     } else if (spec.args === 'optional') {
       if (optarg !== undefined) args.push(optarg);
@@ -740,8 +740,18 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   if (table === 'nat' && (policy === 'DROP' || (jumpto === 'DROP' && !gotoSet)))
     throw parameterProblem('\nThe "nat" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n');
 
-  for (const m of matches) (m.module as MatchModule<any>).finalCheck?.(m.data, ctx());
-  if (target) (target.module as TargetModule<any>).finalCheck?.(target.data, ctx());
+  // A kernel refusal is not a parse error: it surfaces only when the rule is committed.
+  let refusal: KernelRefusal | undefined;
+  const fcheck = (check: () => void): void => {
+    try {
+      check();
+    } catch (e) {
+      if (!(e instanceof KernelRefusal)) throw e;
+      refusal ??= e;
+    }
+  };
+  for (const m of matches) fcheck(() => (m.module as MatchModule<any>).finalCheck?.(m.data, ctx()));
+  if (target) fcheck(() => (target!.module as TargetModule<any>).finalCheck?.(target!.data, ctx()));
 
   if (g.optind < argv.length) throw parameterProblem('unknown arguments found on commandline');
   if (!command) throw parameterProblem('no command specified');
@@ -820,6 +830,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   if (zero) cmd.zero = zero;
   if (wait !== undefined) cmd.wait = wait;
   if (waitInterval !== undefined) cmd.waitInterval = waitInterval;
+  if (refusal && command & ruleCmd) cmd.kernelRefusal = refusal.errno;
   return { kind: 'command', command: cmd };
 }
 

@@ -13,11 +13,14 @@ export class XtablesError extends Error {
   readonly raw: boolean;
   /** What the command had already printed on stdout when it failed (e.g. -L -Z: the listing). */
   partialStdout?: string;
-  constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean } = {}) {
+  /** Lines iptables printed to stderr before the error (e.g. a module's "Warning: ..."), each ending in "\n". */
+  readonly preface: string;
+  constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean; preface?: string } = {}) {
     super(message);
     this.name = 'XtablesError';
     this.exitCode = exitCode;
     this.raw = options.raw ?? false;
+    this.preface = options.preface ?? '';
   }
 }
 
@@ -29,4 +32,18 @@ export function parameterProblem(message: string): XtablesError {
 /** xtables_error(OTHER_PROBLEM, ...) */
 export function otherProblem(message: string): XtablesError {
   return new XtablesError(message, 1);
+}
+
+/**
+ * The kernel refusing a rule when nf_tables commits the batch (a match's or target's
+ * checkentry, hook or protocol validation): iptables-nft exits 4 with
+ * "RULE_APPEND failed (<errno>): rule in chain <chain>". Modules throw it from finalCheck; the
+ * command layer reports it only where a rule is added (-A / -I / -R, restore), after every
+ * userspace check, with the command's own operation name; -D / -C of such a rule find nothing
+ * ("Bad rule"), as iptables-nft does. The message is the -A rendering.
+ */
+export class KernelRefusal extends XtablesError {
+  constructor(readonly errno: string, chain: string) {
+    super(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (${errno}): rule in chain ${chain}`, 4, { raw: true });
+  }
 }

@@ -32,6 +32,23 @@ describe('apply', () => {
     run(a, '-A INPUT -s 2.2.2.2', '-D INPUT 1', '-P INPUT DROP');
     expect(JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).toBe(snapshot);
   });
+  it('reports a kernel refusal only where a rule is added, after the userspace checks', () => {
+    const errorOf = (f: () => unknown): { code: number; message: string } => {
+      try {
+        f();
+      } catch (e) {
+        return { code: (e as XtablesError).exitCode, message: (e as XtablesError).message };
+      }
+      return { code: 0, message: '' };
+    };
+    // ah without -p ah: the kernel's checkentry refuses it (EINVAL) when the batch is committed.
+    expect(errorOf(() => run(empty, '-A INPUT -m ah --ahspi 0'))).toEqual({ code: 4, message: ' RULE_APPEND failed (Invalid argument): rule in chain INPUT' });
+    expect(errorOf(() => run(empty, '-I INPUT -m ah --ahspi 0'))).toEqual({ code: 4, message: ' RULE_INSERT failed (Invalid argument): rule in chain INPUT' });
+    const bad = { code: 1, message: 'iptables: Bad rule (does a matching rule exist in that chain?).' };
+    expect(errorOf(() => run(empty, '-D INPUT -m ah --ahspi 0'))).toEqual(bad);
+    expect(errorOf(() => run(empty, '-C INPUT -m ah --ahspi 0'))).toEqual(bad);
+    expect(errorOf(() => run(empty, '-A NOPE -m ah --ahspi 0'))).toEqual({ code: 1, message: 'iptables: No chain/target/match by that name.' });
+  });
   it('edits rules like iptables', () => {
     const r = run(empty, '-A INPUT -s 1.1.1.1', '-A INPUT -s 2.2.2.2', '-I INPUT -s 3.3.3.3', '-I INPUT 4 -s 4.4.4.4', '-R INPUT 2 -s 5.5.5.5', '-D INPUT -s 2.2.2.2');
     expect(formatListRules(r.tables.filter!, 'INPUT', undefined, false)).toBe(

@@ -289,6 +289,7 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       if (cmd.kind === 'insert' && cmd.rulenum! - 1 > tx.findChain(view, cmd.chain!)!.rules.length)
         throw new XtablesError('iptables: Index of insertion too big.', 1, { raw: true });
       if (cmd.kind === 'replace' && cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length) throw noSuchChain();
+      if (cmd.kernelRefusal !== undefined) throw batchError(RULE_OPS[cmd.kind]!, cmd.kernelRefusal, `rule in chain ${cmd.chain}`);
       const t = tx.writable(table);
       const c = tx.writableChain(t, cmd.chain!)!;
       // iptables-nft creates a missing base chain for the rule, without policy counters.
@@ -313,6 +314,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       const chain = tx.findChain(view, cmd.chain!);
       if (!chain) throw noSuchChain();
       const bad = new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
+      // The kernel would never have accepted such a rule, so none is there to find.
+      if (cmd.kernelRefusal !== undefined) throw bad;
       if (cmd.kind === 'check') {
         for (const r of cmd.rules) {
           if (!chain.rules.some((x) => rulesEqual(x, r))) throw bad;

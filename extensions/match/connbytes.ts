@@ -1,7 +1,7 @@
 // connbytes match (libxt_connbytes.c).
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
-import { strtoumax, x6Fcheck, x6Seen } from '../lib.ts';
+import { x6Fcheck, x6Mint, x6Seen } from '../lib.ts';
 
 export interface ConnbytesData {
   from: string;
@@ -26,16 +26,9 @@ export const connbytes: MatchModule<ConnbytesData> = {
     x6Seen((d.seen ??= []), 'connbytes', o, inv, o === 'connbytes');
     const v = a[0]!;
     if (o === 'connbytes') {
-      const bad = (p: string) => parameterProblem(`connbytes: bad value for option "--connbytes" near "${p}", or out of range (0-${U64MAX}).\n`);
-      const parts = v.split(':');
-      const num = (p: string, dflt: string) => {
-        if (p === '') return dflt;
-        const r = strtoumax(p, 0);
-        if (!r || r.end !== p.length || r.value > BigInt(U64MAX)) throw bad(p);
-        return r.value.toString();
-      };
-      d.from = num(parts[0]!, '0');
-      d.to = parts.length > 1 ? num(parts[1]!, U64MAX) : U64MAX;
+      const r = x6Mint('connbytes', 'connbytes', v, BigInt(U64MAX));
+      d.from = r[0]!.toString();
+      d.to = r.length > 1 ? r[1]!.toString() : U64MAX;
       if (inv) d.invert = true;
     } else if (o === 'connbytes-dir') {
       if (!['original', 'reply', 'both'].includes(v)) throw parameterProblem(`Unknown --connbytes-dir \`${v}'`);

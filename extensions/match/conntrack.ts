@@ -5,7 +5,7 @@ import { parameterProblem } from '../../parser/errors.ts';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, CT_UNTRACKED } from '../../classifier/fields.ts';
 import type { CompiledMatch, CtField, ResidualCheck } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
-import { complementRanges, formatIPv4, maskLength, parseIPv4, x6PortRange, prefixMask, strtoumax, x6Seen } from '../lib.ts';
+import { complementRanges, formatIPv4, maskLength, parseIPv4, x6PortRange, prefixMask, strtoumax, x6Mint, x6Seen } from '../lib.ts';
 import { PROTO_NAMES } from '../protocols.ts';
 
 /** State bits in print order (xt_conntrack's XT_CONNTRACK_STATE_* order as print_state walks it). */
@@ -27,7 +27,7 @@ const STATUSES: ReadonlyArray<[string, number]> = [
   ['CONFIRMED', 1 << 3],
 ];
 
-interface HostMask {
+export interface HostMask {
   addr: number;
   mask: number;
 }
@@ -91,7 +91,7 @@ function listText(list: ReadonlyArray<[string, number]>, mask: number): string {
   return list.filter(([, b]) => mask & b).map(([n]) => n).join(',');
 }
 
-function parseHostMask(s: string): HostMask {
+export function parseHostMask(s: string): HostMask {
   const slash = s.indexOf('/');
   const host = slash < 0 ? s : s.slice(0, slash);
   const addr = parseIPv4(host);
@@ -215,14 +215,8 @@ export const conntrack: MatchModule<ConntrackData> = {
         d.statusInv = inv;
         break;
       case 'ctexpire': {
-        const c = a.indexOf(':');
-        const num = (t: string) => {
-          const r = strtoumax(t, 0);
-          if (!r || r.end !== t.length || r.value > 0xffffffffn) throw parameterProblem(`conntrack: bad value for option "--ctexpire" near "${t}", or out of range (0-4294967295).\n`);
-          return Number(r.value);
-        };
-        const lo = num(c < 0 ? a : a.slice(0, c));
-        d.expires = [lo, c < 0 ? lo : num(a.slice(c + 1))];
+        const r = x6Mint('conntrack', 'ctexpire', a, 0xffffffffn).map(Number);
+        d.expires = [r[0]!, r.length > 1 ? r[1]! : r[0]!];
         d.expiresInv = inv;
         break;
       }

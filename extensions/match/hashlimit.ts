@@ -3,7 +3,7 @@
 // rates ("1mb/s") are kept as typed. The datapath has no per-flow buckets.
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
-import { kernelInvalid, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+import { kernelInvalid, strtoumax, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 import { atoi } from './limit.ts';
 
 const SCALE = 1000000;
@@ -28,7 +28,48 @@ export interface HashlimitData {
   expire: number;
   srcmask: number;
   dstmask: number;
+  /** Byte mode: the burst as given, in bytes (finalCheck turns it into whole rate quanta). */
+  byteBurst?: bigint;
+  rateMatch?: boolean;
+  /** --hashlimit-rate-interval (seconds). */
+  interval?: number;
   seen?: string[];
+}
+
+/** XT_HASHLIMIT_BURST_MAX */
+const BURST_MAX = 1000000n;
+const U64_MAX = 0xffffffffffffffffn;
+
+/** parse_burst (revision 3): a number, optionally scaled by a 'k' or 'm' right after it. */
+function parseBurst(s: string): bigint {
+  const bad = () => parameterProblem(`bad value for option "--hashlimit-burst", or out of range (1-${BURST_MAX}).`);
+  const r = strtoumax(s);
+  if (!r || r.value < 1n || r.value > U64_MAX || (r.end === s.length && r.value > BURST_MAX)) throw bad();
+  const c = s[r.end];
+  const v = r.value * (c === 'm' ? 1048576n : c === 'k' ? 1024n : 1n);
+  if (v > U64_MAX) throw parameterProblem(`bad value for option "--hashlimit-burst", value "${s}" too large (max ${U64_MAX / 1024n / 1024n}mb).`);
+  return v;
+}
+
+/** Byte rates are kept by the kernel as a cost (XT_HASHLIMIT_BYTE_SHIFT 4). */
+function bytesToCost(bytes: bigint): bigint {
+  return 0xffffffffn / (((bytes >> 4n) & 0xffffffffn) + 1n);
+}
+function costToBytes(cost: bigint): bigint {
+  return ((cost ? 0xffffffffn / cost : 0xffffffffn) - 1n) << 4n;
+}
+/** parse_bytes: atoll of the text and the k / m just before "b/s". */
+function byteRateCost(rate: string): bigint {
+  const at = rate.indexOf('b/s');
+  const n = BigInt(/^\s*\+?(\d+)/.exec(rate)?.[1] ?? '0');
+  const c = rate[at - 1];
+  return bytesToCost(n * (c === 'm' ? 1048576n : c === 'k' ? 1024n : 1n));
+}
+/** print_bytes' burst part: the burst in whole quanta, in the largest unit it reaches. */
+function byteBurstText(rate: string, quanta: bigint): string {
+  const r = costToBytes(byteRateCost(rate)) * quanta;
+  const [name, thresh] = r >= 1048576n ? ['m', 1048576n] : r >= 1024n ? ['k', 1024n] : ['', 1n];
+  return `${r / thresh}${name}b`;
 }
 
 function parseRate(s: string): number | undefined {
@@ -64,10 +105,12 @@ const MODES = ['srcip', 'srcport', 'dstip', 'dstport'];
 
 function text(d: HashlimitData, p: '' | '--'): string {
   const parts: string[] = [];
-  const rate = d.bytes ?? rateText(d.period ?? SCALE);
+  // -L shows a packet rate scaled by --hashlimit-rate-interval (hashlimit_mt_print's quirk); -S does not.
+  const rate = d.bytes ?? rateText((d.period ?? SCALE) * (!p && d.interval !== undefined ? d.interval : 1));
   if (p) parts.push(`--hashlimit-${d.above ? 'above' : 'upto'} ${rate}`);
   else parts.push(`limit: ${d.above ? 'above' : 'up to'} ${rate}`);
   if (d.bytes === undefined) parts.push(`${p}${p ? 'hashlimit-' : ''}burst ${d.burst}`);
+  else if (d.burst > 0) parts.push(`${p}${p ? 'hashlimit-' : ''}burst ${byteBurstText(d.bytes, BigInt(d.burst))}`);
   const modes = MODES.filter((m) => d.mode.includes(m));
   if (modes.length) parts.push(`${p}${p ? 'hashlimit-' : ''}mode ${modes.join(p ? ',' : '-')}`);
   if (p) parts.push(`--hashlimit-name ${d.name}`);
@@ -78,6 +121,8 @@ function text(d: HashlimitData, p: '' | '--'): string {
   if (d.expire !== 10000) parts.push(`${hp}htable-expire ${d.expire}`);
   if (d.srcmask !== 32) parts.push(`${hp}srcmask ${d.srcmask}`);
   if (d.dstmask !== 32) parts.push(`${hp}dstmask ${d.dstmask}`);
+  if (d.rateMatch) parts.push(`${hp}rate-match`);
+  if (d.rateMatch && (d.interval ?? 1) !== 1) parts.push(`${hp}rate-interval ${d.interval}`);
   return parts.join(' ');
 }
 
@@ -94,11 +139,13 @@ const OPTS = [
   'hashlimit-htable-expire',
   'hashlimit-srcmask',
   'hashlimit-dstmask',
+  'hashlimit-rate-match',
+  'hashlimit-rate-interval',
 ];
 
 export const hashlimit: MatchModule<HashlimitData> = {
   name: 'hashlimit',
-  options: OPTS.map((name) => ({ name, args: 1 as const, invertible: true })),
+  options: OPTS.map((name) => ({ name, args: name === 'hashlimit-rate-match' ? (0 as const) : (1 as const), invertible: true })),
   init: () => ({ burst: 5, mode: [], name: '', gc: 1000, expire: 10000, srcmask: 32, dstmask: 32 }),
   parse(d, o, a, inv) {
     const key = o === 'hashlimit' ? 'hashlimit-upto' : o;
@@ -117,8 +164,18 @@ export const hashlimit: MatchModule<HashlimitData> = {
         break;
       }
       case 'hashlimit-burst':
-        d.burst = x6Uint('hashlimit', key, v, 0, 0xffffffff);
+        // Checked against the rate's mode in finalCheck (byte mode takes bytes).
+        d.byteBurst = parseBurst(v);
         break;
+      case 'hashlimit-rate-match':
+        d.rateMatch = true;
+        break;
+      case 'hashlimit-rate-interval': {
+        const n = Number(/^\s*[+-]?\d+/.exec(v)?.[0] ?? '0');
+        if (!(n > 0) || n > 0x7fffffff) throw parameterProblem(`hashlimit: Bad value for "--hashlimit-rate-interval" option: "${v}"`);
+        d.interval = n;
+        break;
+      }
       case 'hashlimit-mode':
         for (const m of v.split(',')) {
           if (!MODES.includes(m)) throw parameterProblem(`hashlimit: Bad value for "--hashlimit-mode" option: "${v}"`);
@@ -163,7 +220,19 @@ export const hashlimit: MatchModule<HashlimitData> = {
       })),
       seen,
     );
+    if (d.bytes !== undefined) {
+      if (d.byteBurst !== undefined) {
+        const quantum = costToBytes(byteRateCost(d.bytes));
+        if (d.byteBurst < quantum) throw parameterProblem(`burst cannot be smaller than ${quantum}b`);
+        d.burst = Number((d.byteBurst + quantum - 1n) / quantum);
+      } else d.burst = 0;
+    } else if (d.byteBurst !== undefined) {
+      if (d.byteBurst > BURST_MAX) throw parameterProblem(`bad value for option "--hashlimit-burst", or out of range (1-${BURST_MAX}).`);
+      d.burst = Number(d.byteBurst);
+    }
+    delete d.byteBurst;
     if (d.srcmask > 32 || d.dstmask > 32) throw kernelInvalid(ctx.chain);
+
   },
   print: (d) => text(d, ''),
   save: (d) => text(d, '--'),

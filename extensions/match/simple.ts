@@ -2,7 +2,7 @@
 // helper (libxt_helper.c), quota (libxt_quota.c), realm (libxt_realm.c), socket (libxt_socket.c),
 // tcpmss (libxt_tcpmss.c), connmark (libxt_connmark.c), devgroup (libxt_devgroup.c),
 // cgroup (libxt_cgroup.c), connlabel (libxt_connlabel.c).
-import { parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
 import { kernelInvalid, saveString, strtoumax, x6Bad, x6Fcheck, x6Seen, x6Uint, x6UintRange } from '../lib.ts';
@@ -113,6 +113,7 @@ export const tcpmss: MatchModule<TcpmssData> = {
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'tcpmss', o, inv, true);
     [d.min, d.max] = x6UintRange('tcpmss', 'mss', a[0]!, 65535);
+    if (d.max < d.min) throw parameterProblem('tcpmss: invalid range given');
     if (inv) d.invert = true;
     return d;
   },
@@ -236,7 +237,17 @@ export const connlabel: MatchModule<ConnlabelData> = {
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'connlabel', o, inv, o === 'label');
     if (o === 'label') {
-      d.label = a[0]!;
+      // connlabel_value_parse: strtoul(base 0) over the whole word, kept as an int; a word that
+      // is no number is looked up in /etc/xtables/connlabel.conf, which this pure core cannot
+      // read (and Debian does not ship): such a label is refused as iptables refuses an
+      // unknown one.
+      const v = a[0] !== '' ? strtoumax(a[0]!, 0) : undefined;
+      const bit = v && v.end === a[0]!.length ? Number(BigInt.asIntN(32, v.value)) : -1;
+      if (bit < 0)
+        throw new XtablesError(`label '${a[0]}' not found or invalid value`, 2, {
+          preface: 'Warning: cannot open /etc/xtables/connlabel.conf: No such file or directory\n',
+        });
+      d.label = String(bit);
       if (inv) d.invert = true;
     } else d.set = true;
     return d;
@@ -244,8 +255,8 @@ export const connlabel: MatchModule<ConnlabelData> = {
   finalCheck(d, ctx) {
     x6Fcheck('connlabel', [{ name: 'label', mand: true }, { name: 'set' }], d.seen);
     // The kernel has 128 label bits.
-    if (/^\d+$/.test(d.label) && Number(d.label) > 127) {
-      throw new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (Numerical result out of range): rule in chain ${ctx.chain}`, 4, { raw: true });
+    if (Number(d.label) > 127) {
+      throw new KernelRefusal('Numerical result out of range', ctx.chain);
     }
   },
   print: (d) => `connlabel ${d.invert ? '! ' : ''}${d.label}${d.set ? ' set' : ''}`,

@@ -1,5 +1,5 @@
 // string match, revision 1 (libxt_string.c).
-import { parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
 import { x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 
@@ -19,6 +19,8 @@ function parseHex(s: string): number[] {
   const out: number[] = [];
   let hex = false;
   for (let i = 0; i < s.length; i++) {
+    // XT_STRING_MAX_PATTERN_SIZE: any input left once 128 bytes are in is too much.
+    if (out.length >= 128) throw parameterProblem(`STRING too long "${s}"`);
     const c = s[i]!;
     if (c === '|') {
       hex = !hex;
@@ -73,6 +75,7 @@ export const string: MatchModule<StringData> = {
         break;
       case 'string':
         d.pattern = [...new TextEncoder().encode(v)];
+        if (d.pattern.length > 128) throw parameterProblem(`STRING too long "${v}"`);
         if (inv) d.invert = true;
         break;
       case 'hex-string':
@@ -91,7 +94,7 @@ export const string: MatchModule<StringData> = {
     x6Fcheck('string', [{ name: 'from' }, { name: 'to' }, { name: 'algo', mand: true }, { name: 'string', excl: ['hex-string'] }, { name: 'hex-string', excl: ['string'] }, { name: 'icase' }], seen);
     // Only the kernel's text-search algorithms exist.
     if (!['bm', 'kmp', 'fsm'].includes(d.algo)) {
-      throw new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (No such file or directory): rule in chain ${ctx.chain}`, 4, { raw: true });
+      throw new KernelRefusal('No such file or directory', ctx.chain);
     }
   },
   print(d) {

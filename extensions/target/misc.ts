@@ -2,10 +2,10 @@
 // NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM,
 // TTL, ECN, IDLETIMER, TEE, NETMAP, SET. Table / hook restrictions that the kernel enforces in
 // checkentry are reproduced as its EINVAL (exit 4).
-import { parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRefusal, parameterProblem } from '../../parser/errors.ts';
 import type { TableName } from '../../ruleset/types.ts';
 import type { DatapathAction, ParseContext, TargetModule } from '../types.ts';
-import { formatIPv4, kernelInvalid, parseIPv4, saveString, strtouiFull, x6Bad, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+import { formatIPv4, kernelInvalid, parseIPv4, saveString, strtouiFull, x6Bad, x6Fcheck, x6Mint, x6Seen, x6Uint } from '../lib.ts';
 import { dscpClass, hex2 } from '../match/dscp.ts';
 import { parseTos, tosName } from '../match/tos.ts';
 import { parseMarkMask } from './MARK.ts';
@@ -88,18 +88,20 @@ export const NFQUEUE: TargetModule<NfqueueData> = {
     x6Seen((d.seen ??= []), 'NFQUEUE', o, inv, false);
     if (o === 'queue-num') d.num = x6Uint('NFQUEUE', o, a[0]!, 0, 65535);
     else if (o === 'queue-balance') {
-      const parts = a[0]!.split(':');
-      const lo = strtouiFull(parts[0] ?? '', 0, 65535);
-      const hi = parts.length === 2 ? strtouiFull(parts[1]!, 0, 65535) : lo;
-      if (lo === undefined || hi === undefined || parts.length > 2) throw parameterProblem(`NFQUEUE: bad value for option "--queue-balance" near "${a[0]}", or out of range (0-65535).\n`);
+      const r = x6Mint('NFQUEUE', 'queue-balance', a[0]!, 65535n).map(Number);
+      const lo = r[0]!;
+      const hi = r.length > 1 ? r[1]! : lo;
       if (lo > hi) throw parameterProblem(`${lo} should be less than ${hi}`);
       d.balance = [lo, hi];
     } else if (o === 'queue-bypass') d.bypass = true;
     else d.fanout = true;
     return d;
   },
-  finalCheck: (d) =>
-    x6Fcheck('NFQUEUE', [{ name: 'queue-num', excl: ['queue-balance'] }, { name: 'queue-balance', excl: ['queue-num'] }, { name: 'queue-bypass' }, { name: 'queue-cpu-fanout' }], d.seen),
+  finalCheck(d, ctx) {
+    x6Fcheck('NFQUEUE', [{ name: 'queue-num', excl: ['queue-balance'] }, { name: 'queue-balance', excl: ['queue-num'] }, { name: 'queue-bypass' }, { name: 'queue-cpu-fanout' }], d.seen);
+    // xt_NFQUEUE keeps queues_total in 16 bits: 65536 queues wrap to 0, which it refuses.
+    if (d.balance && d.balance[1] - d.balance[0] + 1 > 0xffff) throw kernelInvalid(ctx.chain);
+  },
   print(d) {
     let s = d.balance ? `NFQUEUE balance ${d.balance[0]}:${d.balance[1]}` : `NFQUEUE num ${d.num}`;
     if (d.bypass) s += ' bypass';
@@ -313,7 +315,7 @@ export const CT: TargetModule<CtData> = {
   finalCheck(d, ctx) {
     onlyTables(ctx, ['raw']);
     // Helpers and timeout policies must exist in the kernel; none are set up here.
-    if (d.helper !== undefined) throw new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (No such file or directory): rule in chain ${ctx.chain}`, 4, { raw: true });
+    if (d.helper !== undefined) throw new KernelRefusal('No such file or directory', ctx.chain);
     if (d.timeout !== undefined) throw kernelInvalid(ctx.chain);
   },
   print: (d) => ['CT', ...ctParts(d, '')].join(' '),
@@ -506,6 +508,8 @@ export const ECN: TargetModule<EcnTargetData> = {
 export interface IdletimerData {
   timeout: number;
   label: string;
+  /** Revision 1's --alarm (timer_type XT_IDLETIMER_ALARM). */
+  alarm?: boolean;
   seen?: string[];
 }
 export const IDLETIMER: TargetModule<IdletimerData> = {
@@ -513,17 +517,19 @@ export const IDLETIMER: TargetModule<IdletimerData> = {
   options: [
     { name: 'timeout', args: 1, invertible: true },
     { name: 'label', args: 1, invertible: true },
+    { name: 'alarm', args: 0, invertible: true },
   ],
   init: () => ({ timeout: 0, label: '' }),
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'IDLETIMER', o, inv, false);
     if (o === 'timeout') d.timeout = x6Uint('IDLETIMER', o, a[0]!, 0, 0xffffffff);
+    else if (o === 'alarm') d.alarm = true;
     else d.label = a[0]!.slice(0, 27);
     return d;
   },
-  finalCheck: (d) => x6Fcheck('IDLETIMER', [{ name: 'timeout', mand: true }, { name: 'label', mand: true }], d.seen),
-  print: (d) => `timeout:${d.timeout} label:${d.label}`,
-  save: (d) => `--timeout ${d.timeout} --label ${d.label}`,
+  finalCheck: (d) => x6Fcheck('IDLETIMER', [{ name: 'timeout', mand: true }, { name: 'label', mand: true }, { name: 'alarm' }], d.seen),
+  print: (d) => `timeout:${d.timeout} label:${d.label}${d.alarm ? ' alarm' : ''}`,
+  save: (d) => `--timeout ${d.timeout} --label ${d.label}${d.alarm ? ' --alarm' : ''}`,
   compile: no('IDLETIMER', 'the datapath has no idle timers'),
 };
 
