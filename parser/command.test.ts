@@ -91,6 +91,15 @@ describe('parseCommandLine: errors in iptables wording', () => {
     ['-m foo', "Couldn't load match `foo':No such file or directory\n", 2],
     ['-W 1000000 -L', 'too long usec wait 1000000 > 999999 usec', 2],
     ['-c 1', '-c requires packet and byte counter', 2],
+    // '?' names argv[optind-1] (argv[0] is the program), not the option getopt stopped at.
+    ['--numeric=x -L', 'unknown option "--numeric=x"', 2],
+    ['-L --numer=x', 'unknown option "--numer=x"', 2],
+    ['-L -Qn', 'unknown option "-L"', 2],
+    ['-Qn -L', 'unknown option "iptables"', 2],
+    // load_proto's optind-- rescans with glibc's __nextchar where it was.
+    ['-A INPUT -p tcp -Qn', 'unknown option "tcp"', 2],
+    ['-A INPUT -p tcp -nQ', 'multiple -n flags not allowed', 2],
+    ['-W 5 -L INPUT', '--wait-interval only makes sense with --wait\n', 2],
   ];
   for (const [argv, message, code] of cases) {
     it(`${argv || '(empty)'} → ${JSON.stringify(message)}`, () => {
@@ -99,6 +108,11 @@ describe('parseCommandLine: errors in iptables wording', () => {
       expect(e.exitCode).toBe(code);
     });
   }
+  it('keeps warnings printed before the error', () => {
+    expect(err('-W 5 -W 6 -L').stderrBefore).toBe('Ignoring deprecated --wait-interval option.\n'.repeat(2));
+    expect(err('-A INPUT -i a/b -s 1.2.3.300').stderrBefore).toBe("Warning: weird character in interface `a/b' ('/' and ' ' are not allowed by the kernel).\n");
+    expect(parse('-W 5 -w -L').warnings).toEqual(['Ignoring deprecated --wait-interval option.']);
+  });
   it('reports stray words through exit_tryhelp', () => {
     const e = err('-A INPUT -j ACCEPT extra');
     expect(e).toBeInstanceOf(TryHelpError);

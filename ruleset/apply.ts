@@ -218,6 +218,12 @@ export class BatchError extends XtablesError {
   }
 }
 
+/** An error after the command already printed `stdout` (iptables writes as it goes). */
+function withStdout(e: XtablesError, stdout: string): XtablesError {
+  e.stdoutBefore = stdout;
+  return e;
+}
+
 function batchError(op: string, errno: string, what: string): XtablesError {
   return new BatchError(`${op} failed (${errno}): ${what}`);
 }
@@ -284,15 +290,21 @@ export function runCommand(tx: Transaction, cmd: Command): string {
     case 'replace': {
       for (const r of cmd.rules) checkJump(tx, table, r);
       const view = tx.view(table);
-      if (!tx.findChain(view, cmd.chain!)) throw noSuchChain();
+      const echo = cmd.verbose ? cmd.rules.map((r) => formatRuleRow(r, 0, FMT_PRINT_RULE, env)).join('') : '';
+      // iptables-nft echoes an appended rule (-v) before it looks the chain up; -I / -R look up
+      // the chain and the position first. Errors of the commit (exit 4) follow the echo.
+      if (!tx.findChain(view, cmd.chain!)) throw withStdout(noSuchChain(), cmd.kind === 'append' ? echo : '');
       refuseUnenforced(table, env);
       if (cmd.kind === 'insert' && cmd.rulenum! - 1 > tx.findChain(view, cmd.chain!)!.rules.length)
         throw new XtablesError('iptables: Index of insertion too big.', 1, { raw: true });
       if (cmd.kind === 'replace' && cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length) throw noSuchChain();
+      // nf_tables refuses a zero-length payload comparison: `! -s x/0` can never be added.
+      if (cmd.rules.some((r) => (r.src?.invert && r.src.mask === 0) || (r.dst?.invert && r.dst.mask === 0)))
+        throw withStdout(batchError(RULE_OPS[cmd.kind]!, 'Invalid argument', `rule in chain ${cmd.chain}`), echo);
+      out = echo;
       const t = tx.writable(table);
       const c = tx.writableChain(t, cmd.chain!)!;
       for (const r of cmd.rules) {
-        if (cmd.verbose) out += formatRuleRow(r, 0, FMT_PRINT_RULE, env);
         if (cmd.kind === 'append') c.rules.push(r);
         else if (cmd.kind === 'insert') c.rules.splice(cmd.rulenum! - 1, 0, r);
         else c.rules[cmd.rulenum! - 1] = r;
@@ -300,7 +312,7 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       if (hasJump(cmd.rules) && tx.deferJumpCheck) tx.pendingJump = { op: RULE_OPS[cmd.kind]!, chain: cmd.chain! };
       else if (hasJump(cmd.rules)) {
         const bad = validateJumps(t);
-        if (bad) throw batchError(RULE_OPS[cmd.kind]!, bad.errno, `rule in chain ${bad.errno === 'Operation not supported' ? cmd.chain : bad.chain}`);
+        if (bad) throw withStdout(batchError(RULE_OPS[cmd.kind]!, bad.errno, `rule in chain ${bad.errno === 'Operation not supported' ? cmd.chain : bad.chain}`), echo);
       }
       return out;
     }
@@ -309,8 +321,9 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       for (const r of cmd.rules) checkJump(tx, table, r);
       const view = tx.view(table);
       const chain = tx.findChain(view, cmd.chain!);
-      if (!chain) throw noSuchChain();
       const bad = new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
+      // nft_rule_check / nft_rule_delete report a missing chain as ENOENT: "Bad rule".
+      if (!chain) throw bad;
       if (cmd.kind === 'check') {
         for (const r of cmd.rules) {
           if (!chain.rules.some((x) => rulesEqual(x, r))) throw bad;

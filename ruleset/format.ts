@@ -114,7 +114,8 @@ export function formatRuleRow(rule: Rule, num: number, format: number, env: Form
   s += rule.proto?.invert ? '!' : ' ';
   // iptables-nft 1.8.9 prints numbers under -L -n but names in the one-line -v echo of a rule.
   const pname = format & FMT_NUMERIC && !(format & FMT_NOTABLE) ? undefined : protoName(proto);
-  s += format & FMT_NOTABLE ? `${pname ?? proto} ` : padEnd(pname ?? String(proto), 5);
+  // printf(FMT("%-4s ", "%s ")): a name longer than 4 still gets its space ("ipencap --").
+  s += format & FMT_NOTABLE ? `${pname ?? proto} ` : padEnd(pname ?? String(proto), 4) + ' ';
   if (format & FMT_OPTIONS) {
     if (format & FMT_NOTABLE) s += 'opt ';
     s += rule.fragment?.invert ? '!' : '-';

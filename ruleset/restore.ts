@@ -52,7 +52,12 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
   const lines = splitLines(text);
   let lineNo = 0;
   const fail = (e: unknown): never => {
-    if (e instanceof XtablesError && !(e instanceof RestoreLineError)) throw new RestoreLineError(e, lineNo);
+    if (e instanceof XtablesError && !(e instanceof RestoreLineError)) {
+      const err = new RestoreLineError(e, lineNo);
+      // Warnings of earlier lines were already on stderr when the failing line was read.
+      err.stderrBefore = stderr;
+      throw err;
+    }
     throw e;
   };
 
