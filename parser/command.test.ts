@@ -59,6 +59,19 @@ describe('parseCommandLine: valid', () => {
     const c = parse('-A INPUT -p tcp --dport 80');
     expect(c.rules[0]!.matches.map((m) => m.name)).toEqual(['tcp']);
   });
+  it('adds the help of the target and matches loaded before -h', () => {
+    const help = (s: string): string => {
+      const r = parseCommandLine(s.split(' '));
+      return r.kind === 'help' ? r.text.slice(r.text.indexOf('print package version.\n') + 23) : '';
+    };
+    expect(help('-I INPUT 1 -j ACCEPT -h')).toBe('\nstandard match options:\n(If target is DROP, ACCEPT, RETURN or nothing)\n');
+    expect(help('-h -j ACCEPT')).toBe('');
+    expect(help('-j A -h')).toBe('');
+    expect(help('-p tcp -h')).toMatch(/^\ntcp match options:\n/);
+    // -p loads its match only when no match was given.
+    expect(help('-p udp -m comment -h')).toMatch(/^\ncomment match options:\n[^]*Attach a comment to a rule\n$/);
+    expect(help('-m comment -j LOG -h')).toMatch(/^\nLOG target options:\n[^]*\ncomment match options:\n/);
+  });
   it('returns help and version', () => {
     expect(parseCommandLine(['-h']).kind).toBe('help');
     const v = parseCommandLine(['-V']);

@@ -15,6 +15,7 @@ import type { Command, CommandKind, ParseResult } from './ast.ts';
 import { checkInterface, parseAddresses, parseProtocol, protoMatchName, strtoui, type AddrMask } from './addr.ts';
 import { parameterProblem, XtablesError } from './errors.ts';
 import { helpText } from './help.ts';
+import { MATCH_HELP, STANDARD_TARGET_HELP, TARGET_HELP } from '../extensions/help.ts';
 
 export const VERSION = '1.8.9 (nf_tables)';
 export const XT_EXTENSION_MAXNAMELEN = 29;
@@ -601,8 +602,14 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
         else throw parameterProblem('-P requires a chain and a policy');
         break;
       case 'h': {
-        // iptables -p icmp -h shows the protocol match's help too; the base text is what we keep.
-        return { kind: 'help', text: helpText(program, VERSION) };
+        // exit_printhelp: the base text, then the help of the target and of each match loaded so
+        // far (targets first); with no match yet, `-p proto` loads the protocol's match.
+        let text = helpText(program, VERSION);
+        if (target) text += TARGET_HELP.get(target.module.name) ?? '';
+        else if (jumpto !== undefined && !gotoSet && (STANDARD_VERDICTS.has(jumpto) || jumpto === 'QUEUE' || jumpto === '')) text += STANDARD_TARGET_HELP;
+        const shown = matches.length ? matches.map((m) => m.module.name) : protocol !== undefined && findMatch(protocol) ? [findMatch(protocol)!.name] : [];
+        for (const name of shown) text += MATCH_HELP.get(name) ?? '';
+        return { kind: 'help', text };
       }
       case 'p': {
         setOption(OPT_PROTOCOL);

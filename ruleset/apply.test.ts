@@ -4,7 +4,7 @@ import { parseCommandLine } from '../parser/command.ts';
 import type { Command } from '../parser/ast.ts';
 import { XtablesError } from '../parser/errors.ts';
 import { apply, execute } from './apply.ts';
-import { formatList, formatListRules, formatSave, listFormat } from './format.ts';
+import { FMT_KILOMEGAGIGA, formatList, formatListRules, formatNum, formatSave, listFormat } from './format.ts';
 import { restoreRuleset } from './restore.ts';
 import type { Ruleset } from './types.ts';
 
@@ -111,6 +111,11 @@ describe('formatters', () => {
       'Chain INPUT (policy ACCEPT)\ntarget     prot opt source               destination         \n' +
         '           ipencap --  anywhere             anywhere            \n           mobility-header --  anywhere             anywhere            \n',
     );
+  });
+  it('rounds counters in 64-bit arithmetic like xtables_print_num', () => {
+    expect(formatNum(18446744073709551615n, FMT_KILOMEGAGIGA)).toBe('   0K ');
+    expect(formatNum(18446744073709551000n, FMT_KILOMEGAGIGA)).toBe('18446744T ');
+    expect(formatNum(123456n, FMT_KILOMEGAGIGA)).toBe(' 123K ');
   });
   it('saves in iptables-save order', () => {
     const r = run(empty, '-t raw -N X', '-P INPUT DROP');

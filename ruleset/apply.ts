@@ -352,17 +352,19 @@ export function runCommand(tx: Transaction, cmd: Command): string {
     }
     case 'flush': {
       const view = tx.view(table);
+      // nft_rule_flush creates the table (nft_xt_builtin_init) when it names a chain or is
+      // verbose; a plain -F of an untouched table leaves it absent.
       if (cmd.chain !== undefined) {
         if (!tx.findChain(view, cmd.chain)) throw noSuchChain();
         if (cmd.verbose) out += `Flushing chain \`${cmd.chain}'\n`;
-        if (!tx.exists(table)) return out;
         const c = tx.writableChain(tx.writable(table), cmd.chain)!;
-        c.rules.length = 0;
+        if (c.rules.length) c.rules.length = 0;
         return out;
       }
       for (const c of chainsInOrder(view)) {
         if (cmd.verbose) out += `Flushing chain \`${c.name}'\n`;
       }
+      if (cmd.verbose) tx.writable(table);
       if (!tx.exists(table)) return out;
       const t = tx.writable(table);
       for (const c of t.chains) if (c.rules.length) tx.writableChain(t, c.name)!.rules.length = 0;
