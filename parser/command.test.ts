@@ -30,6 +30,11 @@ describe('parseCommandLine: valid', () => {
     expect(r.inIface).toEqual({ name: 'eth+', invert: false });
     expect(r.target).toEqual({ kind: 'standard', verdict: 'ACCEPT' });
   });
+  it('drops a plain `-i +` / `-o +` (matches every name) but keeps it inverted', () => {
+    expect(parse('-A FORWARD -i + -o + -j ACCEPT').rules[0]!.inIface).toBeUndefined();
+    expect(parse('-A FORWARD -i + -o + -j ACCEPT').rules[0]!.outIface).toBeUndefined();
+    expect(parse('-A FORWARD ! -i +').rules[0]!.inIface).toEqual({ name: '+', invert: true });
+  });
   it('expands address lists source-major', () => {
     const c = parse('-A INPUT -s 1.1.1.1,2.2.2.2 -d 3.3.3.3,4.4.4.4');
     expect(c.rules.map((r) => [r.src!.addr & 255, r.dst!.addr & 255])).toEqual([[1, 3], [1, 4], [2, 3], [2, 4]]);

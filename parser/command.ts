@@ -423,8 +423,10 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
     const rule: Rule = { matches: [], counters: counters ? { ...counters } : { packets: 0n, bytes: 0n } };
     if (src && (src.mask !== 0 || invflags & OPT_SOURCE)) rule.src = { addr: src.addr, mask: src.mask, invert: (invflags & OPT_SOURCE) !== 0 };
     if (dst && (dst.mask !== 0 || invflags & OPT_DESTINATION)) rule.dst = { addr: dst.addr, mask: dst.mask, invert: (invflags & OPT_DESTINATION) !== 0 };
-    if (iniface !== undefined) rule.inIface = { name: iniface, invert: (invflags & OPT_VIANAMEIN) !== 0 };
-    if (outiface !== undefined) rule.outIface = { name: outiface, invert: (invflags & OPT_VIANAMEOUT) !== 0 };
+    // iptables-nft emits no expression for a plain `-i +` (every name matches): the rule has no
+    // interface at all, as listings and -D / -C by spec see it. `! -i +` is kept.
+    if (iniface !== undefined && (iniface !== '+' || invflags & OPT_VIANAMEIN)) rule.inIface = { name: iniface, invert: (invflags & OPT_VIANAMEIN) !== 0 };
+    if (outiface !== undefined && (outiface !== '+' || invflags & OPT_VIANAMEOUT)) rule.outIface = { name: outiface, invert: (invflags & OPT_VIANAMEOUT) !== 0 };
     if (opts & OPT_PROTOCOL && (proto !== 0 || invflags & OPT_PROTOCOL)) rule.proto = { proto, invert: (invflags & OPT_PROTOCOL) !== 0 };
     if (fragment) rule.fragment = { invert: (invflags & OPT_FRAGMENT) !== 0 };
     rule.matches = mergeNativeMatches(matches.map((m): MatchInstance => ({ name: m.module.name, data: m.data })));

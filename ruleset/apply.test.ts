@@ -48,6 +48,8 @@ describe('apply', () => {
     expect(rawError(() => run(empty, '-N A', '-A A -j A', '-A INPUT -j A'))).toBe(' RULE_APPEND failed (Too many links): rule in chain INPUT');
     expect(rawError(() => run(empty, '-A INPUT -j NOPE'))).toBe("Chain 'NOPE' does not exist");
     expect(rawError(() => run(empty, '-P INPUT RETURN'))).toBe("iptables: Bad policy name. Run `dmesg' for more information.");
+    expect(rawError(() => run(empty, '-N A', '-R A 1'))).toBe('iptables: Index of replacement too big.');
+    expect(rawError(() => run(empty, '-R INPUT 1'))).toBe('iptables: No chain/target/match by that name.');
     // nft_rule_check / nft_rule_delete: a missing chain is ENOENT, "Bad rule".
     expect(rawError(() => run(empty, '-D NOPE -s 1.2.3.4'))).toBe('iptables: Bad rule (does a matching rule exist in that chain?).');
     expect(rawError(() => run(empty, '-C NOPE'))).toBe('iptables: Bad rule (does a matching rule exist in that chain?).');
@@ -77,6 +79,11 @@ describe('apply', () => {
     const r = run(empty, '-N A', '-N B', '-A A -j B', '-A B -j A', '-A A -j A');
     expect(formatListRules(r.tables.filter!, 'A', undefined, false)).toBe('-N A\n-A A -j B\n-A A -j A\n');
     expect(rawError(() => run(r, '-A INPUT -j A'))).toBe(' RULE_APPEND failed (Too many links): rule in chain INPUT');
+    // A loop closed later names the chain of the rule that closed it.
+    const late = run(empty, '-N A', '-N B', '-A INPUT -j A', '-A A -j B');
+    expect(rawError(() => run(late, '-A B -j A'))).toBe(' RULE_APPEND failed (Too many links): rule in chain B');
+    expect(rawError(() => run(late, '-I B -j A'))).toBe(' RULE_INSERT failed (Too many links): rule in chain B');
+    expect(rawError(() => run(late, '-R A 1 -j A'))).toBe(' RULE_REPLACE failed (Too many links): rule in chain A');
   });
   it('renames chains and their references', () => {
     const r = run(empty, '-N A', '-A INPUT -j A', '-E A B');

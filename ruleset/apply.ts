@@ -201,11 +201,18 @@ function refuseUnenforced(table: TableName, env: ApplyEnv): void {
     );
 }
 
+/** A jump or goto to a chain that does not exist (restore reports it at COMMIT). */
+export class MissingJumpTarget extends XtablesError {
+  constructor(chain: string) {
+    super(`Chain '${chain}' does not exist`, 2);
+  }
+}
+
 /** "Chain 'X' does not exist" / builtin jump checks for a rule's jump or goto. */
 function checkJump(tx: Transaction, table: TableName, rule: Rule): void {
   const t = rule.target;
   if (!t || (t.kind !== 'jump' && t.kind !== 'goto')) return;
-  if (!tx.findChain(tx.view(table), t.chain)) throw parameterProblem(`Chain '${t.chain}' does not exist`);
+  if (!tx.findChain(tx.view(table), t.chain)) throw new MissingJumpTarget(t.chain);
 }
 
 /**
@@ -294,10 +301,15 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       // iptables-nft echoes an appended rule (-v) before it looks the chain up; -I / -R look up
       // the chain and the position first. Errors of the commit (exit 4) follow the echo.
       if (!tx.findChain(view, cmd.chain!)) throw withStdout(noSuchChain(), cmd.kind === 'append' ? echo : '');
-      refuseUnenforced(table, env);
       if (cmd.kind === 'insert' && cmd.rulenum! - 1 > tx.findChain(view, cmd.chain!)!.rules.length)
         throw new XtablesError('iptables: Index of insertion too big.', 1, { raw: true });
-      if (cmd.kind === 'replace' && cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length) throw noSuchChain();
+      if (cmd.kind === 'replace') {
+        // As for -D n: an untouched table has no chains yet in nf_tables.
+        if (!tx.exists(table)) throw noSuchChain();
+        if (cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length)
+          throw new XtablesError('iptables: Index of replacement too big.', 1, { raw: true });
+      }
+      refuseUnenforced(table, env);
       // nf_tables refuses a zero-length payload comparison: `! -s x/0` can never be added.
       if (cmd.rules.some((r) => (r.src?.invert && r.src.mask === 0) || (r.dst?.invert && r.dst.mask === 0)))
         throw withStdout(batchError(RULE_OPS[cmd.kind]!, 'Invalid argument', `rule in chain ${cmd.chain}`), echo);
@@ -312,7 +324,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       if (hasJump(cmd.rules) && tx.deferJumpCheck) tx.pendingJump = { op: RULE_OPS[cmd.kind]!, chain: cmd.chain! };
       else if (hasJump(cmd.rules)) {
         const bad = validateJumps(t);
-        if (bad) throw withStdout(batchError(RULE_OPS[cmd.kind]!, bad.errno, `rule in chain ${bad.errno === 'Operation not supported' ? cmd.chain : bad.chain}`), echo);
+        // The batch holds this one rule: nf_tables' error names the chain it was added to.
+        if (bad) throw withStdout(batchError(RULE_OPS[cmd.kind]!, bad.errno, `rule in chain ${cmd.chain}`), echo);
       }
       return out;
     }
