@@ -46,6 +46,7 @@ describe('restoreRuleset', () => {
     expect(base.tables.filter).toBeDefined();
     expect(restoreRuleset(base, '*filter\nCOMMIT\n').ruleset.tables.filter).toBeUndefined();
     expect(restoreRuleset(empty, '*nat\nCOMMIT\n', { noflush: true }).ruleset.tables.nat).toBeUndefined();
+    expect(restoreRuleset(empty, '*raw\nCOMMIT\n', { verbose: true }).ruleset.tables.raw).toBeDefined();
   });
   it('flushes a declared user chain under --noflush', () => {
     const base = restoreRuleset(empty, '*filter\n:A - [0:0]\n-A A -j ACCEPT\n-A INPUT -s 9.9.9.9\nCOMMIT\n').ruleset;

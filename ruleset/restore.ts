@@ -106,6 +106,8 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
           // iptables-nft flushes a table by deleting it (NFT_MSG_DELTABLE): a block that adds
           // nothing leaves it absent, and iptables-save shows nothing for it.
           tx.reset(curTable);
+          // Verbose, the flush lists the chains, and that (as for -F -v) creates the table.
+          if (opts.verbose) tx.writable(curTable);
         }
         inTable = true;
         continue;
