@@ -597,6 +597,8 @@ export const SET: TargetModule<Record<string, never>> = {
   init: () => ({}),
   parse(d, o, a) {
     if (o === 'add-set' || o === 'del-set' || o === 'map-set') throw parameterProblem(`Set ${a[0]} doesn't exist.\n`);
+    if (o === 'timeout' && strtouiFull(a[0]!, 0, 0xfffffffe) === undefined)
+      throw parameterProblem('Invalid value for option --timeout or out of range 0-4294967294');
     return d;
   },
   finalCheck() {
