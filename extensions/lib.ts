@@ -48,6 +48,12 @@ export function strtoumax(s: string, base = 0): { value: bigint; end: number } |
   return { value: v, end: i };
 }
 
+/** inet_pton(AF_INET): exactly four decimal parts 0-255, no leading zeros. */
+export function inetPton(s: string): number | undefined {
+  if (!/^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(s)) return undefined;
+  return parseIPv4(s);
+}
+
 /**
  * inet_aton(3): "a", "a.b", "a.b.c" or "a.b.c.d", each part a C integer (0x hex, 0 octal), the
  * last part filling the remaining bytes. Undefined when not of that form.

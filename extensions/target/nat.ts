@@ -2,7 +2,7 @@
 // iptables; the datapath does not enforce nat, so compile() says so.
 import { parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { DatapathAction, ParseContext, TargetModule } from '../types.ts';
-import { formatIPv4, parseIPv4, strtouiFull, strtouiPrefix, x6Seen } from '../lib.ts';
+import { formatIPv4, inetPton, strtouiFull, strtouiPrefix, x6Seen } from '../lib.ts';
 import { servicePort } from '../services.ts';
 
 export interface NatRange {
@@ -73,12 +73,13 @@ function parseTo(s: string, ctx: ParseContext): NatRange {
   }
   const dash = ipPart.indexOf('-');
   const a = dash < 0 ? ipPart : ipPart.slice(0, dash);
-  const lo = parseIPv4(a);
+  // libxt_NAT reads addresses with inet_pton: "1" or "01.2.3.4" are bad.
+  const lo = inetPton(a);
   if (lo === undefined) throw parameterProblem(`Bad IP address "${a}"`);
   let hi = lo;
   if (dash >= 0) {
     const b = ipPart.slice(dash + 1);
-    const v = parseIPv4(b);
+    const v = inetPton(b);
     if (v === undefined) throw parameterProblem(`Bad IP address "${b}"`);
     hi = v;
   }
