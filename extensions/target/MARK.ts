@@ -19,16 +19,20 @@ function parseU32(option: string, s: string): number {
 }
 
 /**
- * XTTYPE_MARKMASK32 (xtopt_parse_markmask): value[/mask], mask defaulting to all ones. Each
+ * XTTYPE_MARKMASK32 (xtables_parse_val_mask): value[/mask], mask defaulting to all ones. Each
  * number is read as a prefix (xtables_strtoui with an end pointer); what follows the value must
- * be '/' or nothing, what follows the mask nothing ("trailing garbage").
+ * be '/' or nothing, what follows the mask nothing ("trailing garbage"). With a name map (realm,
+ * devgroup: iproute2's rt_realms / group), a word that is not "number[/mask]" is a name; the
+ * names themselves are not known here, so they fail as unmapped.
  */
-export function parseMarkMask(ext: string, option: string, s: string): { value: number; mask: number } {
+export function parseMarkMask(ext: string, option: string, s: string, lmap = false): { value: number; mask: number } {
   const bad = () => parameterProblem(`${ext}: bad integer value for option "--${option}", or out of range.\n`);
+  const unmapped = () => parameterProblem(`${ext}: could not map name ${s} to an integer value for option "--${option}".\n`);
   const v = strtouiPrefix(s, 0, 0xffffffff);
-  if (!v) throw bad();
+  if (!v) throw lmap ? unmapped() : bad();
   let end = v.end;
   let mask = 0xffffffff;
+  if (end < s.length && s[end] !== '/' && lmap) throw unmapped();
   if (s[end] === '/') {
     const m = strtouiPrefix(s.slice(end + 1), 0, 0xffffffff);
     if (!m) throw bad();
