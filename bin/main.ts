@@ -175,7 +175,7 @@ async function runIptables(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof XtablesError) {
-      outBuf = e.stdoutBefore;
+      outBuf = e.partialStdout ?? '';
       errBuf += renderError(e, prog);
       return e.exitCode;
     }

@@ -11,13 +11,14 @@ export class XtablesError extends Error {
   readonly exitCode: ExitCode;
   /** Print exactly `message` (already fully formatted, without trailing newline). */
   readonly raw: boolean;
+  /** What the command had already printed on stdout when it failed (e.g. -L -Z: the listing). */
+  partialStdout?: string;
   /**
    * What iptables had already written to stderr when it failed (warnings printed while parsing,
    * e.g. "Ignoring deprecated --wait-interval option."); bin/ prints it before the message.
    */
   stderrBefore = '';
-  /** What it had already written to stdout (e.g. the -v echo of a rule the commit refused). */
-  stdoutBefore = '';
+
   constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean } = {}) {
     super(message);
     this.name = 'XtablesError';

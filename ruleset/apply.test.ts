@@ -64,7 +64,7 @@ describe('apply', () => {
       }
       expect(e?.message).toBe(` ${op} failed (Invalid argument): rule in chain INPUT`);
       expect(e?.exitCode).toBe(4);
-      expect(e?.stdoutBefore).toMatch(/^ {2}all opt -- in \* out \* /);
+      expect(e?.partialStdout).toMatch(/^ {2}all opt -- in \* out \* /);
     }
     // An append echoes the rule even when its chain is missing.
     let e: XtablesError | undefined;
@@ -73,7 +73,7 @@ describe('apply', () => {
     } catch (x) {
       e = x as XtablesError;
     }
-    expect(e?.stdoutBefore).toBe('  all opt -- in * out *  0.0.0.0/0  -> 0.0.0.0/0  \n');
+    expect(e?.partialStdout).toBe('  all opt -- in * out *  0.0.0.0/0  -> 0.0.0.0/0  \n');
   });
   it('checks loops only on paths from the built-in chains (nf_tables)', () => {
     const r = run(empty, '-N A', '-N B', '-A A -j B', '-A B -j A', '-A A -j A');

@@ -227,7 +227,7 @@ export class BatchError extends XtablesError {
 
 /** An error after the command already printed `stdout` (iptables writes as it goes). */
 function withStdout(e: XtablesError, stdout: string): XtablesError {
-  e.stdoutBefore = stdout;
+  e.partialStdout = stdout;
   return e;
 }
 
