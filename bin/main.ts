@@ -50,6 +50,10 @@ function tryHelp(prog: string): string {
 
 /** Renders an XtablesError as iptables prints it (xtables_error / exit_tryhelp). */
 export function renderError(e: XtablesError, prog: string, line?: number): string {
+  return e.stderrBefore + renderMessage(e, prog, line);
+}
+
+function renderMessage(e: XtablesError, prog: string, line?: number): string {
   const at = line !== undefined ? `Error occurred at line: ${line}\n` : '';
   if (e instanceof TryHelpError) return (e.message ? e.message + '\n' : '') + at + tryHelp(prog);
   if (e.raw) return e.message + '\n';
@@ -60,12 +64,16 @@ export function renderError(e: XtablesError, prog: string, line?: number): strin
 }
 
 function renderRestoreError(e: RestoreLineError, prog: string): string {
+  return e.stderrBefore + e.inner.stderrBefore + renderRestoreMessage(e, prog);
+}
+
+function renderRestoreMessage(e: RestoreLineError, prog: string): string {
   const inner = e.inner;
   if (inner instanceof BatchError) return `${prog} v${VERSION}: \nline ${e.line}: ${inner.detail}\n`;
   if (inner.raw && inner.exitCode === 1 && inner.message.startsWith('iptables: '))
     return `${prog}: line ${e.line} failed: ${inner.message.slice('iptables: '.length)}\n`;
   if (inner.raw) return inner.message + '\n';
-  return renderError(inner, prog, inner.exitCode === 2 ? e.line : undefined);
+  return renderMessage(inner, prog, inner.exitCode === 2 ? e.line : undefined);
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

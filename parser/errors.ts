@@ -13,6 +13,12 @@ export class XtablesError extends Error {
   readonly raw: boolean;
   /** What the command had already printed on stdout when it failed (e.g. -L -Z: the listing). */
   partialStdout?: string;
+  /**
+   * What iptables had already written to stderr when it failed (warnings printed while parsing,
+   * e.g. "Ignoring deprecated --wait-interval option."); bin/ prints it before the message.
+   */
+  stderrBefore = '';
+
   constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean } = {}) {
     super(message);
     this.name = 'XtablesError';

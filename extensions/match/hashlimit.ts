@@ -3,7 +3,7 @@
 // rates ("1mb/s") are kept as typed. The datapath has no per-flow buckets.
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
-import { kernelInvalid, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+import { kernelInvalid, strtoumax, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 import { atoi } from './limit.ts';
 
 const SCALE = 1000000;
@@ -96,6 +96,23 @@ const OPTS = [
   'hashlimit-dstmask',
 ];
 
+/** XT_HASHLIMIT_BURST_MAX */
+const BURST_MAX = 1000000;
+
+/**
+ * parse_burst of libxt_hashlimit (iptables-nft 1.8.9): a number read as a prefix, times 1024 or
+ * 1048576 when what follows starts with k / m (any other text is ignored), within 1..1000000.
+ */
+function parseBurst(s: string): number {
+  const bad = () => parameterProblem(`bad value for option "--hashlimit-burst", or out of range (1-${BURST_MAX}).`);
+  const r = strtoumax(s);
+  if (!r || r.value === 0n) throw bad();
+  const unit = s[r.end]?.toLowerCase();
+  const v = r.value * (unit === 'k' ? 1024n : unit === 'm' ? 1048576n : 1n);
+  if (v > BigInt(BURST_MAX)) throw bad();
+  return Number(v);
+}
+
 export const hashlimit: MatchModule<HashlimitData> = {
   name: 'hashlimit',
   options: OPTS.map((name) => ({ name, args: 1 as const, invertible: true })),
@@ -117,7 +134,7 @@ export const hashlimit: MatchModule<HashlimitData> = {
         break;
       }
       case 'hashlimit-burst':
-        d.burst = x6Uint('hashlimit', key, v, 0, 0xffffffff);
+        d.burst = parseBurst(v);
         break;
       case 'hashlimit-mode':
         for (const m of v.split(',')) {

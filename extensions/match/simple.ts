@@ -68,8 +68,7 @@ export const realm: MatchModule<RealmData> = {
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'realm', o, inv, true);
     const s = a[0]!;
-    if (!/^[0-9]/.test(s)) throw parameterProblem(`realm: could not map name ${s} to an integer value for option "--realm".\n`);
-    const m = parseMarkMask('realm', 'realm', s);
+    const m = parseMarkMask('realm', 'realm', s, true);
     d.id = m.value;
     d.mask = m.mask;
     if (inv) d.invert = true;
@@ -165,7 +164,7 @@ export const devgroup: MatchModule<DevgroupData> = {
   init: () => ({}),
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'devgroup', o, inv, true);
-    const m = parseMarkMask('devgroup', o, a[0]!);
+    const m = parseMarkMask('devgroup', o, a[0]!, true);
     if (o === 'src-group') [d.src, d.srcInv] = [[m.value, m.mask], inv || undefined];
     else [d.dst, d.dstInv] = [[m.value, m.mask], inv || undefined];
     return d;
