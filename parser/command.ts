@@ -13,7 +13,7 @@ import { findMatch, findTarget } from '../extensions/index.ts';
 import type { Counters, MatchInstance, Rule, TargetInstance } from '../ruleset/types.ts';
 import type { Command, CommandKind, ParseResult } from './ast.ts';
 import { checkInterface, parseAddresses, parseProtocol, protoMatchName, strtoui, type AddrMask } from './addr.ts';
-import { parameterProblem, XtablesError } from './errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from './errors.ts';
 import { helpText } from './help.ts';
 
 export const VERSION = '1.8.9 (nf_tables)';
@@ -279,6 +279,12 @@ export interface ParseOptions {
   program?: string;
   /** Parsing a rule line of iptables-restore: argv starts with "-t", table (as restore adds). */
   restore?: boolean;
+  /**
+   * Receives each warning when iptables prints it: at once, while parsing, so that it also
+   * precedes a later error ("Ignoring deprecated --wait-interval option." before "--wait-interval
+   * only makes sense with --wait"). Without it, warnings are returned in Command.warnings.
+   */
+  onWarning?: (line: string) => void;
 }
 
 function parseRulenumber(s: string): number {
@@ -385,6 +391,13 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   let wait: number | undefined;
   let waitInterval: number | undefined;
   const warnings: string[] = [];
+  const warn = (w: string): void => {
+    if (options.onWarning) options.onWarning(w);
+    else warnings.push(w);
+  };
+  let waitIntervalSet = false;
+  /** A match or target that nf_tables would refuse at commit (reported per command kind). */
+  let kernelRejects: KernelRejects | undefined;
 
   const addCommand = (newcmd: number, othercmds: number): void => {
     if (invert) throw parameterProblem("unexpected '!' flag");
@@ -641,7 +654,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         setOption(OPT_VIANAMEIN);
         {
           const w = checkInterface(optarg!);
-          if (w) warnings.push(w);
+          if (w) warn(w);
         }
         iniface = optarg;
         break;
@@ -650,7 +663,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         setOption(OPT_VIANAMEOUT);
         {
           const w = checkInterface(optarg!);
-          if (w) warnings.push(w);
+          if (w) warn(w);
         }
         outiface = optarg;
         break;
@@ -702,6 +715,9 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         if (!m) throw parameterProblem('wait interval not numeric');
         const usec = Number(m[1]) % 2 ** 32;
         if (usec > 999999) throw parameterProblem(`too long usec wait ${usec} > 999999 usec`);
+        // iptables 1.8.9 (both backends) accepts -W but no longer uses it.
+        warn('Ignoring deprecated --wait-interval option.');
+        waitIntervalSet = true;
         waitInterval = usec;
         break;
       }
@@ -740,8 +756,20 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   if (table === 'nat' && (policy === 'DROP' || (jumpto === 'DROP' && !gotoSet)))
     throw parameterProblem('\nThe "nat" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n');
 
-  for (const m of matches) (m.module as MatchModule<any>).finalCheck?.(m.data, ctx());
-  if (target) (target.module as TargetModule<any>).finalCheck?.(target.data, ctx());
+  if (!wait && waitIntervalSet) throw parameterProblem('--wait-interval only makes sense with --wait\n');
+
+  // A KernelRejects is what the kernel would answer at commit, after every parse check passed:
+  // kept, and turned into the command's own error by apply (RULE_INSERT failed, Bad rule, …).
+  const kernelCheck = (f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof KernelRejects)) throw e;
+      kernelRejects ??= e;
+    }
+  };
+  for (const m of matches) kernelCheck(() => (m.module as MatchModule<any>).finalCheck?.(m.data, ctx()));
+  if (target) kernelCheck(() => (target!.module as TargetModule<any>).finalCheck?.(target!.data, ctx()));
 
   if (g.optind < argv.length) throw parameterProblem('unknown arguments found on commandline');
   if (!command) throw parameterProblem('no command specified');
@@ -820,6 +848,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   if (zero) cmd.zero = zero;
   if (wait !== undefined) cmd.wait = wait;
   if (waitInterval !== undefined) cmd.waitInterval = waitInterval;
+  if (kernelRejects && command & ruleCmd) cmd.kernelRejects = { chain: kernelRejects.chain, errno: kernelRejects.errno };
   return { kind: 'command', command: cmd };
 }
 

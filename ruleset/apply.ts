@@ -41,6 +41,7 @@ export const ENFORCED_TABLES: ReadonlySet<TableName> = new Set(['filter']);
 const JUMP_STACK_SIZE = 16;
 
 const noSuchChain = (): XtablesError => new XtablesError('iptables: No chain/target/match by that name.', 1, { raw: true });
+const badRule = (): XtablesError => new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
 
 export function checkTableName(name: string): TableName {
   if (!(TABLE_NAMES as readonly string[]).includes(name)) throw new XtablesError(`table '${name}' does not exist`, 3);
@@ -289,6 +290,9 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       if (cmd.kind === 'insert' && cmd.rulenum! - 1 > tx.findChain(view, cmd.chain!)!.rules.length)
         throw new XtablesError('iptables: Index of insertion too big.', 1, { raw: true });
       if (cmd.kind === 'replace' && cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length) throw noSuchChain();
+      // The kernel's refusal comes after iptables' own checks, and before bpftables' refusal of
+      // tables it does not enforce (iptables-nft would report the kernel's answer).
+      if (cmd.kernelRejects) throw batchError(RULE_OPS[cmd.kind]!, cmd.kernelRejects.errno, `rule in chain ${cmd.kernelRejects.chain}`);
       const t = tx.writable(table);
       const c = tx.writableChain(t, cmd.chain!)!;
       for (const r of cmd.rules) {
@@ -309,8 +313,10 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       for (const r of cmd.rules) checkJump(tx, table, r);
       const view = tx.view(table);
       const chain = tx.findChain(view, cmd.chain!);
-      if (!chain) throw noSuchChain();
-      const bad = new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
+      // iptables-nft looks the rule up and finds none: in a chain that does not exist, or one the
+      // kernel would refuse (it is never sent to the kernel).
+      const bad = badRule();
+      if (!chain || cmd.kernelRejects) throw bad;
       if (cmd.kind === 'check') {
         for (const r of cmd.rules) {
           if (!chain.rules.some((x) => rulesEqual(x, r))) throw bad;
@@ -440,7 +446,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
 function zero(tx: Transaction, table: TableName, chain: string | undefined, rulenum: number | undefined, verbose: boolean): string {
   const view = tx.view(table);
   let out = '';
-  if (chain !== undefined && !tx.findChain(view, chain)) throw noSuchChain();
+  // -Z CHAIN N looks the rule up first (iptables-nft: "Bad rule" when the chain is missing).
+  if (chain !== undefined && !tx.findChain(view, chain)) throw rulenum !== undefined ? badRule() : noSuchChain();
   const targets = chainsInOrder(view).filter((c) => chain === undefined || c.name === chain);
   // iptables-nft 1.8.9 prints nothing for -Z -v.
   void verbose;
