@@ -9,14 +9,15 @@
 #  - fail2ban: its iptables actions (iptables-multiport, iptables-allports) are driven by
 #    clients-fail2ban.test.ts with a private config dir, socket and database;
 #  - ferm: a firewall front end that compiles its config into iptables-restore input
-#    (clients-ferm.test.ts).
+#    (clients-ferm.test.ts);
+#  - shorewall: the firewall compiler (clients-shorewall.test.ts); STARTUP_ENABLED=No as shipped.
 # Services must never run on the host: starts during installation are denied (policy-rc.d),
-# ferm is preseeded not to load its rules at boot, and fail2ban / ferm units are disabled and
+# ferm is preseeded not to load its rules at boot, and the fail2ban / ferm / shorewall units are disabled and
 # stopped afterwards. Nothing here removes a package (apt-get would refuse, not remove).
 set -euo pipefail
 
 need=()
-for p in containernetworking-plugins iptables-persistent netfilter-persistent fail2ban ferm; do
+for p in containernetworking-plugins iptables-persistent netfilter-persistent fail2ban ferm shorewall; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -40,14 +41,14 @@ if [ "${#need[@]}" -gt 0 ]; then
   # The clients run only inside the tests' namespaces, never as host services (only units
   # installed just now: a machine that already used fail2ban or ferm keeps its setup).
   for unit in "${need[@]}"; do
-    case "$unit" in fail2ban | ferm) ;; *) continue ;; esac
+    case "$unit" in fail2ban | ferm | shorewall) ;; *) continue ;; esac
     if command -v systemctl >/dev/null; then
       systemctl disable "$unit" >/dev/null 2>&1 || true
       systemctl stop "$unit" >/dev/null 2>&1 || true
     fi
   done
 fi
-for f in /usr/lib/cni/firewall /usr/lib/cni/portmap /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/sbin/netfilter-persistent /usr/bin/fail2ban-server /usr/bin/fail2ban-client /usr/sbin/ferm; do
+for f in /usr/lib/cni/firewall /usr/lib/cni/portmap /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/sbin/netfilter-persistent /usr/bin/fail2ban-server /usr/bin/fail2ban-client /usr/sbin/ferm /sbin/shorewall; do
   [ -x "$f" ] || { echo "clients/setup: $f missing after install" >&2; exit 1; }
 done
 echo "clients/setup: ok"
