@@ -8,7 +8,7 @@
 // wording differs between old-style modules (tcp: "Only one `--source-port' allowed") and
 // x6 modules (udp: `udp: option "--source-port" can only be used once.`).
 
-import { parameterProblem, XtablesError } from '../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../parser/errors.ts';
 import { NO_L4 } from '../classifier/fields.ts';
 import type { CompiledMatch, Prefix } from '../classifier/fields.ts';
 import { serviceName, servicePort } from './services.ts';
@@ -368,5 +368,5 @@ export function x6UintRange(ext: string, option: string, s: string, max: number)
  * (Rendered for the -A / -I path; the command layer may rewrite it for restore.)
  */
 export function kernelInvalid(chain: string): Error {
-  return new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (Invalid argument): rule in chain ${chain}`, 4, { raw: true });
+  return new KernelRejects(chain);
 }

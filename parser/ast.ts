@@ -37,6 +37,11 @@ export interface Command {
   waitInterval?: number;
   /** Warnings iptables prints to stderr while parsing (printed even on success). */
   warnings: string[];
+  /**
+   * Rule commands: what a match's or target's KernelRejects said (the kernel would refuse the
+   * rule at commit; apply reports it as the command's error).
+   */
+  kernelRejects?: { chain: string; errno: string };
 }
 
 /** What the command line asks for besides a Command. */

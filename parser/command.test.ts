@@ -131,6 +131,32 @@ describe('parseCommandLine: errors in iptables wording', () => {
     expect(err('-A INPUT -i a/b -s 1.2.3.300').stderrBefore).toBe("Warning: weird character in interface `a/b' ('/' and ' ' are not allowed by the kernel).\n");
     expect(parse('-W 5 -w -L').warnings).toEqual(['Ignoring deprecated --wait-interval option.']);
   });
+  it('warns about -W at once and wants -w with it', () => {
+    const said: string[] = [];
+    const warned = (s: string): unknown => {
+      said.length = 0;
+      try {
+        return parseCommandLine(s.split(' '), { onWarning: (w) => said.push(w) });
+      } catch (e) {
+        return e;
+      }
+    };
+    const e = warned('-W 100000 -S INPUT') as XtablesError;
+    expect([said, e.message, e.exitCode]).toEqual([['Ignoring deprecated --wait-interval option.'], '--wait-interval only makes sense with --wait\n', 2]);
+    expect((warned('-w 0 -W 10 -L') as XtablesError).message).toBe('--wait-interval only makes sense with --wait\n');
+    expect(warned('-w 5 -W 100000 -N F2B')).toMatchObject({ kind: 'command', command: { kind: 'new-chain', wait: 5, warnings: [] } });
+    expect(said).toEqual(['Ignoring deprecated --wait-interval option.']);
+    expect(parse('-W 5 -w -L').warnings).toEqual(['Ignoring deprecated --wait-interval option.']);
+    expect(err('-W 1000000 -w -L').message).toBe('too long usec wait 1000000 > 999999 usec');
+  });
+  it('keeps a kernel refusal for apply instead of throwing it', () => {
+    expect(parse('-I INPUT -p udp -j REJECT --reject-with tcp-reset').kernelRejects).toEqual({ chain: 'INPUT', errno: 'Invalid argument' });
+    expect(parse('-C INPUT -p udp -m icmp --icmp-type 8').kernelRejects).toEqual({ chain: 'INPUT', errno: 'Invalid argument' });
+    expect(parse('-A INPUT -p tcp -j REJECT --reject-with tcp-reset').kernelRejects).toBeUndefined();
+    // Parse errors still win over it.
+    expect(err('-A INPUT -p udp -j REJECT --reject-with tcp-reset !').message).toBe('nothing appropriate following !');
+    expect(err('-A INPUT -p udp -o eth0 -j REJECT --reject-with tcp-reset').message).toBe("Can't use -o with INPUT\n");
+  });
   it('reports stray words through exit_tryhelp', () => {
     const e = err('-A INPUT -j ACCEPT extra');
     expect(e).toBeInstanceOf(TryHelpError);

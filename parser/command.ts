@@ -13,7 +13,7 @@ import { findMatch, findTarget } from '../extensions/index.ts';
 import type { Counters, MatchInstance, Rule, TargetInstance } from '../ruleset/types.ts';
 import type { Command, CommandKind, ParseResult } from './ast.ts';
 import { checkInterface, parseAddresses, parseProtocol, protoMatchName, strtoui, type AddrMask } from './addr.ts';
-import { parameterProblem, XtablesError } from './errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from './errors.ts';
 import { helpText } from './help.ts';
 import { MATCH_HELP, STANDARD_TARGET_HELP, TARGET_HELP } from '../extensions/help.ts';
 
@@ -269,6 +269,13 @@ export interface ParseOptions {
   program?: string;
   /** Parsing a rule line of iptables-restore: argv starts with "-t", table (as restore adds). */
   restore?: boolean;
+  /**
+   * Receives each warning when iptables prints it: at once, while parsing, so that it also
+   * precedes a later error ("Ignoring deprecated --wait-interval option." before "--wait-interval
+   * only makes sense with --wait"). Without it, warnings are returned in Command.warnings, or,
+   * when parsing fails, in the error's stderrBefore.
+   */
+  onWarning?: (line: string) => void;
 }
 
 function parseRulenumber(s: string): number {
@@ -385,6 +392,12 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
   let counters: Counters | undefined;
   let wait: number | undefined;
   let waitInterval: number | undefined;
+  const warn = (w: string): void => {
+    if (options.onWarning) options.onWarning(w);
+    else warnings.push(w);
+  };
+  /** A match or target that nf_tables would refuse at commit (reported per command kind). */
+  let kernelRejects: KernelRejects | undefined;
 
   const addCommand = (newcmd: number, othercmds: number): void => {
     if (invert) throw parameterProblem("unexpected '!' flag");
@@ -650,7 +663,7 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
         setOption(OPT_VIANAMEIN);
         {
           const w = checkInterface(optarg!);
-          if (w) warnings.push(w);
+          if (w) warn(w);
         }
         iniface = optarg;
         break;
@@ -659,7 +672,7 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
         setOption(OPT_VIANAMEOUT);
         {
           const w = checkInterface(optarg!);
-          if (w) warnings.push(w);
+          if (w) warn(w);
         }
         outiface = optarg;
         break;
@@ -712,7 +725,7 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
         const usec = Number(m[1]) % 2 ** 32;
         if (usec > 999999) throw parameterProblem(`too long usec wait ${usec} > 999999 usec`);
         // iptables-nft 1.8.9 takes the interval only to warn that it ignores it.
-        warnings.push('Ignoring deprecated --wait-interval option.');
+        warn('Ignoring deprecated --wait-interval option.');
         waitInterval = usec;
         break;
       }
@@ -750,10 +763,21 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
 
   if (table === 'nat' && (policy === 'DROP' || (jumpto === 'DROP' && !gotoSet)))
     throw parameterProblem('\nThe "nat" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n');
-  if (wait === undefined && waitInterval !== undefined) throw parameterProblem('--wait-interval only makes sense with --wait\n');
+  // xshared.c: `if (!wait && wait_interval_set)`, so `-w 0 -W n` is refused too.
+  if (!wait && waitInterval !== undefined) throw parameterProblem('--wait-interval only makes sense with --wait\n');
 
-  for (const m of matches) (m.module as MatchModule<any>).finalCheck?.(m.data, ctx());
-  if (target) (target.module as TargetModule<any>).finalCheck?.(target.data, ctx());
+  // A KernelRejects is what the kernel would answer at commit, after every parse check passed:
+  // kept, and turned into the command's own error by apply (RULE_INSERT failed, Bad rule, …).
+  const kernelCheck = (f: () => void): void => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof KernelRejects)) throw e;
+      kernelRejects ??= e;
+    }
+  };
+  for (const m of matches) kernelCheck(() => (m.module as MatchModule<any>).finalCheck?.(m.data, ctx()));
+  if (target) kernelCheck(() => (target!.module as TargetModule<any>).finalCheck?.(target!.data, ctx()));
 
   if (g.optind < argv.length) throw parameterProblem('unknown arguments found on commandline');
   if (!command) throw parameterProblem('no command specified');
@@ -832,6 +856,7 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
   if (zero) cmd.zero = zero;
   if (wait !== undefined) cmd.wait = wait;
   if (waitInterval !== undefined) cmd.waitInterval = waitInterval;
+  if (kernelRejects && command & ruleCmd) cmd.kernelRejects = { chain: kernelRejects.chain, errno: kernelRejects.errno };
   return { kind: 'command', command: cmd };
 }
 

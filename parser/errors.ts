@@ -36,3 +36,21 @@ export function parameterProblem(message: string): XtablesError {
 export function otherProblem(message: string): XtablesError {
   return new XtablesError(message, 1);
 }
+
+/**
+ * What nf_tables answers at commit for a rule a match's or target's kernel check refuses
+ * (EINVAL, ENOENT, …): iptables-nft prints "RULE_APPEND failed (Invalid argument): rule in chain X" for -A,
+ * RULE_INSERT / RULE_REPLACE for -I / -R, and -C / -D never reach the kernel ("Bad rule").
+ * Thrown by finalCheck; the parser records it on the Command and apply reports it for the
+ * command's kind. The message is the -A form, for callers that only parse.
+ */
+export class KernelRejects extends XtablesError {
+  readonly chain: string;
+  /** strerror text of the kernel's answer: 'Invalid argument', 'No such file or directory', … */
+  readonly errno: string;
+  constructor(chain: string, errno = 'Invalid argument') {
+    super(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (${errno}): rule in chain ${chain}`, 4, { raw: true });
+    this.chain = chain;
+    this.errno = errno;
+  }
+}

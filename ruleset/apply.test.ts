@@ -85,6 +85,31 @@ describe('apply', () => {
     expect(rawError(() => run(late, '-I B -j A'))).toBe(' RULE_INSERT failed (Too many links): rule in chain B');
     expect(rawError(() => run(late, '-R A 1 -j A'))).toBe(' RULE_REPLACE failed (Too many links): rule in chain A');
   });
+  it('reports a rule the kernel would refuse as the command does (fail2ban / go-iptables rely on -C and -D saying "Bad rule")', () => {
+    const base = run(empty, '-N A', '-A A -j ACCEPT');
+    const reject = '-p udp -j REJECT --reject-with tcp-reset';
+    expect(rawError(() => run(base, `-A A ${reject}`))).toBe(' RULE_APPEND failed (Invalid argument): rule in chain A');
+    expect(rawError(() => run(base, `-I A ${reject}`))).toBe(' RULE_INSERT failed (Invalid argument): rule in chain A');
+    expect(rawError(() => run(base, `-R A 1 ${reject}`))).toBe(' RULE_REPLACE failed (Invalid argument): rule in chain A');
+    expect(rawError(() => run(base, `-C A ${reject}`))).toBe('iptables: Bad rule (does a matching rule exist in that chain?).');
+    expect(rawError(() => run(base, `-D A ${reject}`))).toBe('iptables: Bad rule (does a matching rule exist in that chain?).');
+    // iptables' own checks come first.
+    expect(rawError(() => run(base, `-I NOPE ${reject}`))).toBe('iptables: No chain/target/match by that name.');
+    expect(rawError(() => run(base, `-I A 5 ${reject}`))).toBe('iptables: Index of insertion too big.');
+    // The same in a restore file: iptables-restore's "line N:" form, nothing applied.
+    const res = (): unknown => restoreRuleset(base, `*filter\n-A INPUT -j ACCEPT\n-I INPUT ${reject}\nCOMMIT\n`, {});
+    expect(rawError(res)).toBe(' RULE_INSERT failed (Invalid argument): rule in chain INPUT');
+  });
+  it('says "Bad rule" for -C, -D rule and -Z n in a chain that does not exist', () => {
+    const bad = 'iptables: Bad rule (does a matching rule exist in that chain?).';
+    const base = run(empty, '-N A');
+    expect(rawError(() => run(base, '-C NOPE -j ACCEPT'))).toBe(bad);
+    expect(rawError(() => run(base, '-D NOPE -s 1.2.3.4 -j ACCEPT'))).toBe(bad);
+    expect(rawError(() => run(base, '-Z NOPE 1'))).toBe(bad);
+    expect(rawError(() => run(base, '-Z NOPE'))).toBe('iptables: No chain/target/match by that name.');
+    expect(rawError(() => run(base, '-D NOPE 1'))).toBe('iptables: No chain/target/match by that name.');
+    expect(rawError(() => run(base, '-Z A 3'))).toBe('');
+  });
   it('renames chains and their references', () => {
     const r = run(empty, '-N A', '-A INPUT -j A', '-E A B');
     expect(formatListRules(r.tables.filter!, undefined, undefined, false)).toBe('-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-N B\n-A INPUT -j B\n');

@@ -41,6 +41,7 @@ export const ENFORCED_TABLES: ReadonlySet<TableName> = new Set(['filter']);
 const JUMP_STACK_SIZE = 16;
 
 const noSuchChain = (): XtablesError => new XtablesError('iptables: No chain/target/match by that name.', 1, { raw: true });
+const badRule = (): XtablesError => new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
 
 export function checkTableName(name: string): TableName {
   if (!(TABLE_NAMES as readonly string[]).includes(name)) throw new XtablesError(`table '${name}' does not exist`, 3);
@@ -309,10 +310,14 @@ export function runCommand(tx: Transaction, cmd: Command): string {
         if (cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length)
           throw new XtablesError('iptables: Index of replacement too big.', 1, { raw: true });
       }
-      refuseUnenforced(table, env);
+      // The kernel's refusals come after iptables' own checks, and before bpftables' refusal of
+      // tables it does not enforce (iptables-nft would report the kernel's answer); they follow
+      // the -v echo.
       // nf_tables refuses a zero-length payload comparison: `! -s x/0` can never be added.
       if (cmd.rules.some((r) => (r.src?.invert && r.src.mask === 0) || (r.dst?.invert && r.dst.mask === 0)))
         throw withStdout(batchError(RULE_OPS[cmd.kind]!, 'Invalid argument', `rule in chain ${cmd.chain}`), echo);
+      if (cmd.kernelRejects) throw withStdout(batchError(RULE_OPS[cmd.kind]!, cmd.kernelRejects.errno, `rule in chain ${cmd.kernelRejects.chain}`), echo);
+      refuseUnenforced(table, env);
       out = echo;
       const t = tx.writable(table);
       const c = tx.writableChain(t, cmd.chain!)!;
@@ -336,9 +341,10 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       for (const r of cmd.rules) checkJump(tx, table, r);
       const view = tx.view(table);
       const chain = tx.findChain(view, cmd.chain!);
-      const bad = new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
-      // nft_rule_check / nft_rule_delete report a missing chain as ENOENT: "Bad rule".
-      if (!chain) throw bad;
+      // nft_rule_check / nft_rule_delete look the rule up and find none (ENOENT: "Bad rule"): in
+      // a chain that does not exist, or one the kernel would refuse (it is never sent to the kernel).
+      const bad = badRule();
+      if (!chain || cmd.kernelRejects) throw bad;
       if (cmd.kind === 'check') {
         for (const r of cmd.rules) {
           if (!chain.rules.some((x) => rulesEqual(x, r))) throw bad;
@@ -519,7 +525,8 @@ function zero(tx: Transaction, table: TableName, chain: string | undefined, rule
   let out = '';
   const named = chain === undefined ? undefined : tx.findChain(view, chain);
   if (chain !== undefined && (!named || !tx.exists(table) || !chainExists(named))) {
-    if (rulenum !== undefined && named) throw new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
+    // -Z CHAIN N looks the rule up first (iptables-nft: "Bad rule" when the chain is missing).
+    if (rulenum !== undefined) throw badRule();
     throw noSuchChain();
   }
   if (!tx.exists(table)) return out;

@@ -2,7 +2,7 @@
 // helper (libxt_helper.c), quota (libxt_quota.c), realm (libxt_realm.c), socket (libxt_socket.c),
 // tcpmss (libxt_tcpmss.c), connmark (libxt_connmark.c), devgroup (libxt_devgroup.c),
 // cgroup (libxt_cgroup.c), connlabel (libxt_connlabel.c).
-import { parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
 import { kernelInvalid, saveString, strtoumax, x6Bad, x6Fcheck, x6Seen, x6Uint, x6UintRange } from '../lib.ts';
@@ -244,7 +244,7 @@ export const connlabel: MatchModule<ConnlabelData> = {
     x6Fcheck('connlabel', [{ name: 'label', mand: true }, { name: 'set' }], d.seen);
     // The kernel has 128 label bits.
     if (/^\d+$/.test(d.label) && Number(d.label) > 127) {
-      throw new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (Numerical result out of range): rule in chain ${ctx.chain}`, 4, { raw: true });
+      throw new KernelRejects(ctx.chain, 'Numerical result out of range');
     }
   },
   print: (d) => `connlabel ${d.invert ? '! ' : ''}${d.label}${d.set ? ' set' : ''}`,

@@ -1,5 +1,5 @@
 // string match, revision 1 (libxt_string.c).
-import { parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
 import { x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 
@@ -91,7 +91,7 @@ export const string: MatchModule<StringData> = {
     x6Fcheck('string', [{ name: 'from' }, { name: 'to' }, { name: 'algo', mand: true }, { name: 'string', excl: ['hex-string'] }, { name: 'hex-string', excl: ['string'] }, { name: 'icase' }], seen);
     // Only the kernel's text-search algorithms exist.
     if (!['bm', 'kmp', 'fsm'].includes(d.algo)) {
-      throw new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (No such file or directory): rule in chain ${ctx.chain}`, 4, { raw: true });
+      throw new KernelRejects(ctx.chain, 'No such file or directory');
     }
   },
   print(d) {

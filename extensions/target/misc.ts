@@ -2,7 +2,7 @@
 // NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM,
 // TTL, ECN, IDLETIMER, TEE, NETMAP, SET. Table / hook restrictions that the kernel enforces in
 // checkentry are reproduced as its EINVAL (exit 4).
-import { parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { TableName } from '../../ruleset/types.ts';
 import type { DatapathAction, ParseContext, TargetModule } from '../types.ts';
 import { formatIPv4, kernelInvalid, parseIPv4, resolveFailure, saveString, strtouiFull, x6Bad, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
@@ -313,7 +313,7 @@ export const CT: TargetModule<CtData> = {
   finalCheck(d, ctx) {
     onlyTables(ctx, ['raw']);
     // Helpers and timeout policies must exist in the kernel; none are set up here.
-    if (d.helper !== undefined) throw new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (No such file or directory): rule in chain ${ctx.chain}`, 4, { raw: true });
+    if (d.helper !== undefined) throw new KernelRejects(ctx.chain, 'No such file or directory');
     if (d.timeout !== undefined) throw kernelInvalid(ctx.chain);
   },
   print: (d) => ['CT', ...ctParts(d, '')].join(' '),

@@ -1,6 +1,6 @@
 // nat targets DNAT, SNAT (libxt_NAT.c), MASQUERADE, REDIRECT: parsed, listed and saved like
 // iptables; the datapath does not enforce nat, so compile() says so.
-import { parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { DatapathAction, ParseContext, TargetModule } from '../types.ts';
 import { formatIPv4, inetPton, strtouiFull, strtouiPrefix, x6Seen } from '../lib.ts';
 import { servicePort } from '../services.ts';
@@ -116,7 +116,7 @@ const NAT_UNSUPPORTED = (name: string): DatapathAction => ({ kind: 'unsupported'
 function hookCheck(ctx: ParseContext, allowed: readonly string[]): void {
   const builtin = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'];
   if (ctx.table === 'nat' && builtin.includes(ctx.chain) && !allowed.includes(ctx.chain)) {
-    throw new XtablesError(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (Invalid argument): rule in chain ${ctx.chain}`, 4, { raw: true });
+    throw new KernelRejects(ctx.chain);
   }
 }
 
