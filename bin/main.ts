@@ -50,10 +50,10 @@ function tryHelp(prog: string): string {
 
 /** Renders an XtablesError as iptables prints it (xtables_error / exit_tryhelp). */
 export function renderError(e: XtablesError, prog: string, line?: number): string {
-  return e.preface + renderErrorBody(e, prog, line);
+  return e.preface + e.stderrBefore + renderMessage(e, prog, line);
 }
 
-function renderErrorBody(e: XtablesError, prog: string, line?: number): string {
+function renderMessage(e: XtablesError, prog: string, line?: number): string {
   const at = line !== undefined ? `Error occurred at line: ${line}\n` : '';
   if (e instanceof TryHelpError) return (e.message ? e.message + '\n' : '') + at + tryHelp(prog);
   if (e.raw) return e.message + '\n';
@@ -64,12 +64,16 @@ function renderErrorBody(e: XtablesError, prog: string, line?: number): string {
 }
 
 function renderRestoreError(e: RestoreLineError, prog: string): string {
+  return e.stderrBefore + e.inner.stderrBefore + renderRestoreMessage(e, prog);
+}
+
+function renderRestoreMessage(e: RestoreLineError, prog: string): string {
   const inner = e.inner;
   if (inner instanceof BatchError) return `${prog} v${VERSION}: \nline ${e.line}: ${inner.detail}\n`;
   if (inner.raw && inner.exitCode === 1 && inner.message.startsWith('iptables: '))
     return `${prog}: line ${e.line} failed: ${inner.message.slice('iptables: '.length)}\n`;
   if (inner.raw) return inner.message + '\n';
-  return renderError(inner, prog, inner.exitCode === 2 ? e.line : undefined);
+  return renderMessage(inner, prog, inner.exitCode === 2 ? e.line : undefined);
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -137,7 +141,7 @@ async function writeTransaction(
 async function runIptables(argv: string[]): Promise<number> {
   const prog = 'iptables';
   try {
-    const r = parseCommandLine(argv, { program: prog });
+    const r = parseCommandLine(argv, { program: prog, onWarning: (w) => (errBuf += w + '\n') });
     if (r.kind === 'help') {
       outBuf += r.text;
       return 0;
@@ -179,15 +183,22 @@ async function runIptables(argv: string[]): Promise<number> {
   }
 }
 
-/** Minimal getopt_long for the -save / -restore outer flags (glibc messages, opterr on). */
+/**
+ * Minimal getopt_long for the -save / -restore outer flags (glibc messages, opterr on). Arity:
+ * 0 none, 1 required, 2 optional (attached only), 3 a flag whose value, if any, is the next word
+ * when that looks like a value (iptables-restore's -w / -W: `if (!optarg && xs_has_arg()) optind++`;
+ * `--wait=5` attached too).
+ */
 function outerGetopt(
   prog: string,
   argv: string[],
-  shorts: Record<string, 0 | 1 | 2>,
-  longs: Record<string, [string, 0 | 1 | 2]>,
+  shorts: Record<string, 0 | 1 | 2 | 3>,
+  longs: Record<string, [string, 0 | 1 | 2 | 3]>,
 ): { opts: Array<[string, string | undefined]>; rest: string[]; error?: string } {
   const opts: Array<[string, string | undefined]> = [];
   const rest: string[] = [];
+  // xs_has_arg: the next word is an option's value unless it looks like an option or `!`.
+  const hasArg = (j: number): boolean => j < argv.length && argv[j]![0] !== '-' && argv[j]![0] !== '!';
   let i = 0;
   while (i < argv.length) {
     const w = argv[i]!;
@@ -213,7 +224,8 @@ function outerGetopt(
       } else if (arity === 1) {
         if (i >= argv.length) return { opts, rest, error: `${prog}: option '--${key}' requires an argument\n` };
         opts.push([c, argv[i++]]);
-      } else opts.push([c, undefined]);
+      } else if (arity === 3 && hasArg(i)) opts.push([c, argv[i++]]);
+      else opts.push([c, undefined]);
       continue;
     }
     if (w[0] === '-' && w.length > 1) {
@@ -224,6 +236,11 @@ function outerGetopt(
         if (arity === undefined) return { opts, rest, error: `${prog}: invalid option -- '${c}'\n` };
         if (arity === 0) {
           opts.push([c, undefined]);
+          continue;
+        }
+        if (arity === 3) {
+          // No attached value; the next word is taken only after the option's last letter.
+          opts.push([c, k === w.length - 1 && hasArg(i) ? argv[i++] : undefined]);
           continue;
         }
         const tail = w.slice(k + 1);
@@ -296,9 +313,9 @@ const RESTORE_USAGE = (p: string): string =>
 
 async function runRestore(argv: string[]): Promise<number> {
   const prog = 'iptables-restore';
-  const g = outerGetopt(prog, argv, { b: 0, c: 0, v: 0, V: 0, t: 0, h: 0, n: 0, M: 1, T: 1, w: 2, W: 2, '4': 0, '6': 0 }, {
+  const g = outerGetopt(prog, argv, { b: 0, c: 0, v: 0, V: 0, t: 0, h: 0, n: 0, M: 1, T: 1, w: 3, W: 3, '4': 0, '6': 0 }, {
     counters: ['c', 0], verbose: ['v', 0], version: ['V', 0], test: ['t', 0], help: ['h', 0], noflush: ['n', 0],
-    modprobe: ['M', 1], table: ['T', 1], ipv4: ['4', 0], ipv6: ['6', 0], wait: ['w', 2], 'wait-interval': ['W', 2],
+    modprobe: ['M', 1], table: ['T', 1], ipv4: ['4', 0], ipv6: ['6', 0], wait: ['w', 3], 'wait-interval': ['W', 3],
   });
   if (g.error) {
     errBuf += g.error + `Try \`${prog} -h' for more information.\n`;
@@ -333,20 +350,11 @@ async function runRestore(argv: string[]): Promise<number> {
         opts.table = a;
         break;
       case 'w':
-        wait = a !== undefined ? Number.parseInt(a, 10) || -1 : -1;
+        wait = a !== undefined && !Number.isNaN(Number.parseInt(a, 10)) ? Number.parseInt(a, 10) : -1;
         break;
     }
   }
-  // -w / -W take an optional separate word (xs_has_arg); it is not a file name.
-  let rest = g.rest;
-  if (g.opts.some(([c, a]) => (c === 'w' || c === 'W') && a === undefined) && rest.length > 0 && argv.indexOf(rest[0]!) > 0) {
-    const idx = argv.indexOf(rest[0]!);
-    const prev = argv[idx - 1];
-    if (prev === '-w' || prev === '-W' || prev === '--wait' || prev === '--wait-interval') {
-      if (prev === '-w' || prev === '--wait') wait = Number.parseInt(rest[0]!, 10);
-      rest = rest.slice(1);
-    }
-  }
+  const rest = g.rest;
   let input: string;
   if (rest.length === 1) {
     try {

@@ -551,7 +551,11 @@ function maskedRanges(ranges: ReadonlyArray<readonly [number, number]>, domain: 
   return out.length < ranges.length ? { mask, ranges: out } : undefined;
 }
 
-/** Refuses loops and call depths beyond MAX_CALL_DEPTH (frames pushed by jumps). */
+/**
+ * Refuses loops and call depths beyond MAX_CALL_DEPTH (frames pushed by jumps) on the paths from
+ * the built-in chains. Chains no built-in chain reaches are never run, and nf_tables accepts loops
+ * among them (it validates from base chains only), so they are not checked.
+ */
 function checkCallDepth(chains: Chain[], nbuiltin: number, jumpsOf: Array<Array<{ to: number; push: boolean }>>): void {
   const depth = new Int32Array(chains.length).fill(-1);
   const onPath = new Uint8Array(chains.length);
@@ -574,5 +578,4 @@ function checkCallDepth(chains: Chain[], nbuiltin: number, jumpsOf: Array<Array<
       );
     }
   }
-  for (let c = nbuiltin; c < chains.length; c++) visit(c);
 }

@@ -4,6 +4,8 @@
 // Remaining differences are kept in known-differences.cli.txt: a new divergence fails the test,
 // and so does a fixed one (update the snapshot with CLI_DIFF_UPDATE=1 after reviewing).
 // CLI_DIFF_REPORT=<file> writes the full text of every difference for review.
+// CLI_DIFF_ONLY=<regex> runs only the cases whose id matches; the snapshot is then compared (and,
+// with CLI_DIFF_UPDATE=1, rewritten) for those cases only, the other lines kept as they are.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,7 +72,8 @@ describe('CLI differential against iptables-nft', () => {
     );
     const lines = outcome.filter((o) => o.label).map((o) => o.label!);
     const details = outcome.map((o) => o.details ?? '').join('');
-    const actual = lines.join('\n') + (lines.length ? '\n' : '');
+    const text = (ls: string[]): string => ls.join('\n') + (ls.length ? '\n' : '');
+    const actual = text(lines);
     if (process.env.CLI_DIFF_REPORT) writeFileSync(process.env.CLI_DIFF_REPORT, details);
     const snapshotLines = existsSync(SNAPSHOT) ? readFileSync(SNAPSHOT, 'utf8').split('\n').filter((l) => l !== '') : [];
     if (process.env.CLI_DIFF_UPDATE === '1') {

@@ -8,7 +8,7 @@
 // wording differs between old-style modules (tcp: "Only one `--source-port' allowed") and
 // x6 modules (udp: `udp: option "--source-port" can only be used once.`).
 
-import { KernelRefusal, parameterProblem } from '../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../parser/errors.ts';
 import { NO_L4 } from '../classifier/fields.ts';
 import type { CompiledMatch, Prefix } from '../classifier/fields.ts';
 import { serviceName, servicePort } from './services.ts';
@@ -46,6 +46,41 @@ export function strtoumax(s: string, base = 0): { value: bigint; end: number } |
     return undefined;
   }
   return { value: v, end: i };
+}
+
+/** inet_pton(AF_INET): exactly four decimal parts 0-255, no leading zeros. */
+export function inetPton(s: string): number | undefined {
+  if (!/^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(s)) return undefined;
+  return parseIPv4(s);
+}
+
+/**
+ * inet_aton(3): "a", "a.b", "a.b.c" or "a.b.c.d", each part a C integer (0x hex, 0 octal), the
+ * last part filling the remaining bytes. Undefined when not of that form.
+ */
+export function inetAton(s: string): number | undefined {
+  const parts = s.split('.');
+  if (parts.length > 4) return undefined;
+  const vals: number[] = [];
+  for (const p of parts) {
+    const r = strtoumax(p);
+    if (!r || r.end !== p.length || /^\s|^\+/.test(p)) return undefined;
+    vals.push(Number(r.value > 0xffffffffn ? 0x100000000n : r.value));
+  }
+  const last = vals.pop()!;
+  if (vals.some((v) => v > 255) || last >= 2 ** (8 * (4 - vals.length))) return undefined;
+  let a = 0;
+  for (const v of vals) a = a * 256 + v;
+  return (a * 2 ** (8 * (4 - vals.length)) + last) >>> 0;
+}
+
+/**
+ * getaddrinfo's failure for a word that is not a numeric address, as seen in a namespace with no
+ * resolver reachable: a plausible host name fails to resolve (EAI_AGAIN), anything else is no
+ * name at all (EAI_NONAME), and so is a dotted number that is no address ("256.1").
+ */
+export function resolveFailure(s: string): string {
+  return /^[A-Za-z0-9._-]+$/.test(s) && !/^[0-9.]+$/.test(s) ? 'getaddrinfo: Temporary failure in name resolution\n' : 'getaddrinfo: Name or service not known\n';
 }
 
 /** xtables_strtoui(s, NULL, &v, min, max) with base 0: whole string must be a number in range. */
@@ -354,5 +389,5 @@ export function x6UintRange(ext: string, option: string, s: string, max: number)
  * (Rendered for the -A / -I path; the command layer may rewrite it for restore.)
  */
 export function kernelInvalid(chain: string): Error {
-  return new KernelRefusal('Invalid argument', chain);
+  return new KernelRejects(chain);
 }

@@ -38,10 +38,10 @@ export interface Command {
   /** Warnings iptables prints to stderr while parsing (printed even on success). */
   warnings: string[];
   /**
-   * errno text of a kernel refusal a module foresaw (parser/errors.ts KernelRefusal): adding
-   * the rule fails at commit ("RULE_APPEND failed (<errno>)"); -D / -C find no such rule.
+   * Rule commands: what a match's or target's KernelRejects said (the kernel would refuse the
+   * rule at commit; apply reports it as the command's error).
    */
-  kernelRefusal?: string;
+  kernelRejects?: { chain: string; errno: string };
 }
 
 /** What the command line asks for besides a Command. */

@@ -13,8 +13,9 @@ import { findMatch, findTarget } from '../extensions/index.ts';
 import type { Counters, MatchInstance, Rule, TargetInstance } from '../ruleset/types.ts';
 import type { Command, CommandKind, ParseResult } from './ast.ts';
 import { checkInterface, parseAddresses, parseProtocol, protoMatchName, strtoui, type AddrMask } from './addr.ts';
-import { KernelRefusal, parameterProblem, XtablesError } from './errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from './errors.ts';
 import { helpText } from './help.ts';
+import { MATCH_HELP, STANDARD_TARGET_HELP, TARGET_HELP } from '../extensions/help.ts';
 
 export const VERSION = '1.8.9 (nf_tables)';
 export const XT_EXTENSION_MAXNAMELEN = 29;
@@ -149,27 +150,27 @@ type GetoptResult =
   | { t: 'end' }
   | { t: 'nonopt'; arg: string }
   | { t: 'opt'; val: OptVal; optarg: string | undefined }
-  /** '?': unknown option; text is what iptables names in its message. */
-  | { t: 'unknown'; text: string }
+  /**
+   * '?': unknown or ambiguous option, or `--opt=value` for an option without argument. iptables
+   * names argv[optind-1] in its message, not the option (see optindWord).
+   */
+  | { t: 'unknown' }
   /** ':': missing required argument. */
-  | { t: 'missing'; text: string }
-  /** A no-argument base option given with `=value` (getopt returns '?' with optopt set). */
-  | { t: 'unknown-val'; val: OptVal };
+  | { t: 'missing' };
 
+/**
+ * glibc getopt_long's state machine. `nextchar` is glibc's __nextchar: a position inside some word
+ * of a short-option cluster, kept apart from `optind` (glibc advances optind when it starts on the
+ * cluster's last character, and iptables' load_proto rewinds with a bare `optind--`, which leaves
+ * __nextchar where it was; the rescan that follows depends on both).
+ */
 class Getopt {
   optind = 0;
-  /** Position inside a short-option cluster (index into argv[optind]); 0 when not in one. */
-  nextchar = 0;
+  /** __nextchar: [word index, character index]; undefined for NULL / "". */
+  nextchar: [number, number] | undefined;
   /** Extension options, newest first. */
   extOpts: LongOpt[] = [];
   constructor(readonly argv: readonly string[]) {}
-
-  save(): [number, number] {
-    return [this.optind, this.nextchar];
-  }
-  restore(s: [number, number]): void {
-    [this.optind, this.nextchar] = s;
-  }
 
   /** xs_has_arg: the next word exists and starts with neither '-' nor '!'. */
   hasArg(): boolean {
@@ -179,7 +180,8 @@ class Getopt {
 
   next(): GetoptResult {
     const argv = this.argv;
-    if (this.nextchar === 0) {
+    if (this.nextchar === undefined || this.nextchar[1] >= argv[this.nextchar[0]]!.length) {
+      this.nextchar = undefined;
       if (this.optind >= argv.length) return { t: 'end' };
       const w = argv[this.optind]!;
       if (w === '--') {
@@ -191,37 +193,25 @@ class Getopt {
         return { t: 'nonopt', arg: w };
       }
       if (w[1] === '-') return this.long(w);
-      this.nextchar = 1;
+      this.nextchar = [this.optind, 1];
     }
-    const w = argv[this.optind]!;
-    const c = w[this.nextchar++]!;
-    const atEnd = this.nextchar >= w.length;
+    const nc = this.nextchar;
+    const w = argv[nc[0]]!;
+    const c = w[nc[1]++]!;
+    const atEnd = nc[1] >= w.length;
+    // glibc increments optind when it starts on the word's last character.
+    if (atEnd) this.optind++;
     const arity = SHORT.get(c);
-    if (arity === undefined) {
-      if (atEnd) {
-        this.optind++;
-        this.nextchar = 0;
-      }
-      return { t: 'unknown', text: `-${c}` };
-    }
+    if (arity === undefined) return { t: 'unknown' };
     const val: OptVal = SHORT_VAL.get(c)!;
-    if (arity === 0) {
-      if (atEnd) {
-        this.optind++;
-        this.nextchar = 0;
-      }
-      return { t: 'opt', val, optarg: undefined };
-    }
+    if (arity === 0) return { t: 'opt', val, optarg: undefined };
+    this.nextchar = undefined;
     if (!atEnd) {
-      const optarg = w.slice(this.nextchar);
       this.optind++;
-      this.nextchar = 0;
-      return { t: 'opt', val, optarg };
+      return { t: 'opt', val, optarg: w.slice(nc[1]) };
     }
-    this.optind++;
-    this.nextchar = 0;
     if (arity === 2) return { t: 'opt', val, optarg: undefined };
-    if (this.optind >= argv.length) return { t: 'missing', text: argv[this.optind - 1]! };
+    if (this.optind >= argv.length) return { t: 'missing' };
     return { t: 'opt', val, optarg: argv[this.optind++] };
   }
 
@@ -258,16 +248,16 @@ class Getopt {
       }
       if (ambiguous || !found) {
         this.optind++;
-        return { t: 'unknown', text: w };
+        return { t: 'unknown' };
       }
     }
     this.optind++;
     if (eq >= 0) {
-      if (found.hasArg === 0) return { t: 'unknown-val', val: found.val };
+      if (found.hasArg === 0) return { t: 'unknown' };
       return { t: 'opt', val: found.val, optarg: body.slice(eq + 1) };
     }
     if (found.hasArg === 1) {
-      if (this.optind >= this.argv.length) return { t: 'missing', text: w };
+      if (this.optind >= this.argv.length) return { t: 'missing' };
       return { t: 'opt', val: found.val, optarg: this.argv[this.optind++] };
     }
     return { t: 'opt', val: found.val, optarg: undefined };
@@ -279,6 +269,13 @@ export interface ParseOptions {
   program?: string;
   /** Parsing a rule line of iptables-restore: argv starts with "-t", table (as restore adds). */
   restore?: boolean;
+  /**
+   * Receives each warning when iptables prints it: at once, while parsing, so that it also
+   * precedes a later error ("Ignoring deprecated --wait-interval option." before "--wait-interval
+   * only makes sense with --wait"). Without it, warnings are returned in Command.warnings, or,
+   * when parsing fails, in the error's stderrBefore.
+   */
+  onWarning?: (line: string) => void;
 }
 
 function parseRulenumber(s: string): number {
@@ -354,6 +351,17 @@ class LazyRuleContext implements ParseContext {
 }
 
 export function parseCommandLine(argv: readonly string[], options: ParseOptions = {}): ParseResult {
+  const warnings: string[] = [];
+  try {
+    return parseArgv(argv, options, warnings);
+  } catch (e) {
+    // iptables prints its warnings as it parses: they precede a later error.
+    if (e instanceof XtablesError && warnings.length) e.stderrBefore = warnings.map((w) => w + '\n').join('') + e.stderrBefore;
+    throw e;
+  }
+}
+
+function parseArgv(argv: readonly string[], options: ParseOptions, warnings: string[]): ParseResult {
   const restore = options.restore ?? false;
   const program = options.program ?? 'iptables';
   const g = new Getopt(argv);
@@ -384,7 +392,12 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   let counters: Counters | undefined;
   let wait: number | undefined;
   let waitInterval: number | undefined;
-  const warnings: string[] = [];
+  const warn = (w: string): void => {
+    if (options.onWarning) options.onWarning(w);
+    else warnings.push(w);
+  };
+  /** A match or target that nf_tables would refuse at commit (reported per command kind). */
+  let kernelRejects: KernelRejects | undefined;
 
   const addCommand = (newcmd: number, othercmds: number): void => {
     if (invert) throw parameterProblem("unexpected '!' flag");
@@ -406,6 +419,9 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
     return undefined;
   };
 
+  /** argv[optind-1] in iptables' argv, whose [0] is the program name. */
+  const optindWord = (): string => (g.optind > 0 ? argv[g.optind - 1]! : program);
+
   const ruleSoFar = (): Rule => buildRule(undefined, undefined);
   // `rule` is built only when a module reads it (most never do).
   const ctx = (): ParseContext =>
@@ -420,8 +436,10 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
     const rule: Rule = { matches: [], counters: counters ? { ...counters } : { packets: 0n, bytes: 0n } };
     if (src && (src.mask !== 0 || invflags & OPT_SOURCE)) rule.src = { addr: src.addr, mask: src.mask, invert: (invflags & OPT_SOURCE) !== 0 };
     if (dst && (dst.mask !== 0 || invflags & OPT_DESTINATION)) rule.dst = { addr: dst.addr, mask: dst.mask, invert: (invflags & OPT_DESTINATION) !== 0 };
-    if (iniface !== undefined) rule.inIface = { name: iniface, invert: (invflags & OPT_VIANAMEIN) !== 0 };
-    if (outiface !== undefined) rule.outIface = { name: outiface, invert: (invflags & OPT_VIANAMEOUT) !== 0 };
+    // iptables-nft emits no expression for a plain `-i +` (every name matches): the rule has no
+    // interface at all, as listings and -D / -C by spec see it. `! -i +` is kept.
+    if (iniface !== undefined && (iniface !== '+' || invflags & OPT_VIANAMEIN)) rule.inIface = { name: iniface, invert: (invflags & OPT_VIANAMEIN) !== 0 };
+    if (outiface !== undefined && (outiface !== '+' || invflags & OPT_VIANAMEOUT)) rule.outIface = { name: outiface, invert: (invflags & OPT_VIANAMEOUT) !== 0 };
     if (opts & OPT_PROTOCOL && (proto !== 0 || invflags & OPT_PROTOCOL)) rule.proto = { proto, invert: (invflags & OPT_PROTOCOL) !== 0 };
     if (fragment) rule.fragment = { invert: (invflags & OPT_FRAGMENT) !== 0 };
     rule.matches = mergeNativeMatches(matches.map((m): MatchInstance => ({ name: m.module.name, data: m.data })));
@@ -483,7 +501,6 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   };
 
   for (;;) {
-    const before = g.save();
     const r = g.next();
     if (r.t === 'end') break;
     if (r.t === 'nonopt') {
@@ -505,13 +522,12 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         }
       }
       if (loadProto()) {
-        g.restore(before);
+        // load_proto's `optind--` (glibc's __nextchar untouched), then getopt runs again.
+        g.optind--;
         continue;
       }
-      if (r.t === 'missing') throw parameterProblem(`option "${r.text}" requires an argument`);
-      if (r.t === 'unknown') throw parameterProblem(`unknown option "${r.text}"`);
-      if (r.t === 'unknown-val' && r.val.kind === 'base') throw parameterProblem(`unknown option "-${r.val.c}"`);
-      throw parameterProblem(`unknown option "${argv[g.optind - 1]}"`);
+      if (r.t === 'missing') throw parameterProblem(`option "${optindWord()}" requires an argument`);
+      throw parameterProblem(`unknown option "${optindWord()}"`);
     }
     const optarg = r.optarg;
     switch (r.val.c) {
@@ -601,8 +617,14 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         else throw parameterProblem('-P requires a chain and a policy');
         break;
       case 'h': {
-        // iptables -p icmp -h shows the protocol match's help too; the base text is what we keep.
-        return { kind: 'help', text: helpText(program, VERSION) };
+        // exit_printhelp: the base text, then the help of the target and of each match loaded so
+        // far (targets first); with no match yet, `-p proto` loads the protocol's match.
+        let text = helpText(program, VERSION);
+        if (target) text += TARGET_HELP.get(target.module.name) ?? '';
+        else if (jumpto !== undefined && !gotoSet && (STANDARD_VERDICTS.has(jumpto) || jumpto === 'QUEUE' || jumpto === '')) text += STANDARD_TARGET_HELP;
+        const shown = matches.length ? matches.map((m) => m.module.name) : protocol !== undefined && findMatch(protocol) ? [findMatch(protocol)!.name] : [];
+        for (const name of shown) text += MATCH_HELP.get(name) ?? '';
+        return { kind: 'help', text };
       }
       case 'p': {
         setOption(OPT_PROTOCOL);
@@ -641,7 +663,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         setOption(OPT_VIANAMEIN);
         {
           const w = checkInterface(optarg!);
-          if (w) warnings.push(w);
+          if (w) warn(w);
         }
         iniface = optarg;
         break;
@@ -650,7 +672,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         setOption(OPT_VIANAMEOUT);
         {
           const w = checkInterface(optarg!);
-          if (w) warnings.push(w);
+          if (w) warn(w);
         }
         outiface = optarg;
         break;
@@ -702,6 +724,8 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
         if (!m) throw parameterProblem('wait interval not numeric');
         const usec = Number(m[1]) % 2 ** 32;
         if (usec > 999999) throw parameterProblem(`too long usec wait ${usec} > 999999 usec`);
+        // iptables-nft 1.8.9 takes the interval only to warn that it ignores it.
+        warn('Ignoring deprecated --wait-interval option.');
         waitInterval = usec;
         break;
       }
@@ -732,26 +756,28 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
       case 'b':
         throw parameterProblem('Unknown arg "(null)"');
       default:
-        throw parameterProblem(`unknown option "${argv[g.optind - 1]}"`);
+        throw parameterProblem(`unknown option "${optindWord()}"`);
     }
     invert = false;
   }
 
   if (table === 'nat' && (policy === 'DROP' || (jumpto === 'DROP' && !gotoSet)))
     throw parameterProblem('\nThe "nat" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n');
+  // xshared.c: `if (!wait && wait_interval_set)`, so `-w 0 -W n` is refused too.
+  if (!wait && waitInterval !== undefined) throw parameterProblem('--wait-interval only makes sense with --wait\n');
 
-  // A kernel refusal is not a parse error: it surfaces only when the rule is committed.
-  let refusal: KernelRefusal | undefined;
-  const fcheck = (check: () => void): void => {
+  // A KernelRejects is what the kernel would answer at commit, after every parse check passed:
+  // kept, and turned into the command's own error by apply (RULE_INSERT failed, Bad rule, …).
+  const kernelCheck = (f: () => void): void => {
     try {
-      check();
+      f();
     } catch (e) {
-      if (!(e instanceof KernelRefusal)) throw e;
-      refusal ??= e;
+      if (!(e instanceof KernelRejects)) throw e;
+      kernelRejects ??= e;
     }
   };
-  for (const m of matches) fcheck(() => (m.module as MatchModule<any>).finalCheck?.(m.data, ctx()));
-  if (target) fcheck(() => (target!.module as TargetModule<any>).finalCheck?.(target!.data, ctx()));
+  for (const m of matches) kernelCheck(() => (m.module as MatchModule<any>).finalCheck?.(m.data, ctx()));
+  if (target) kernelCheck(() => (target!.module as TargetModule<any>).finalCheck?.(target!.data, ctx()));
 
   if (g.optind < argv.length) throw parameterProblem('unknown arguments found on commandline');
   if (!command) throw parameterProblem('no command specified');
@@ -830,7 +856,7 @@ export function parseCommandLine(argv: readonly string[], options: ParseOptions 
   if (zero) cmd.zero = zero;
   if (wait !== undefined) cmd.wait = wait;
   if (waitInterval !== undefined) cmd.waitInterval = waitInterval;
-  if (refusal && command & ruleCmd) cmd.kernelRefusal = refusal.errno;
+  if (kernelRejects && command & ruleCmd) cmd.kernelRejects = { chain: kernelRejects.chain, errno: kernelRejects.errno };
   return { kind: 'command', command: cmd };
 }
 

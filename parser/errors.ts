@@ -15,6 +15,12 @@ export class XtablesError extends Error {
   partialStdout?: string;
   /** Lines iptables printed to stderr before the error (e.g. a module's "Warning: ..."), each ending in "\n". */
   readonly preface: string;
+  /**
+   * What iptables had already written to stderr when it failed (warnings printed while parsing,
+   * e.g. "Ignoring deprecated --wait-interval option."); bin/ prints it before the message.
+   */
+  stderrBefore = '';
+
   constructor(message: string, exitCode: ExitCode = 2, options: { raw?: boolean; preface?: string } = {}) {
     super(message);
     this.name = 'XtablesError';
@@ -35,15 +41,19 @@ export function otherProblem(message: string): XtablesError {
 }
 
 /**
- * The kernel refusing a rule when nf_tables commits the batch (a match's or target's
- * checkentry, hook or protocol validation): iptables-nft exits 4 with
- * "RULE_APPEND failed (<errno>): rule in chain <chain>". Modules throw it from finalCheck; the
- * command layer reports it only where a rule is added (-A / -I / -R, restore), after every
- * userspace check, with the command's own operation name; -D / -C of such a rule find nothing
- * ("Bad rule"), as iptables-nft does. The message is the -A rendering.
+ * What nf_tables answers at commit for a rule a match's or target's kernel check refuses
+ * (EINVAL, ENOENT, …): iptables-nft prints "RULE_APPEND failed (Invalid argument): rule in chain X" for -A,
+ * RULE_INSERT / RULE_REPLACE for -I / -R, and -C / -D never reach the kernel ("Bad rule").
+ * Thrown by finalCheck; the parser records it on the Command and apply reports it for the
+ * command's kind. The message is the -A form, for callers that only parse.
  */
-export class KernelRefusal extends XtablesError {
-  constructor(readonly errno: string, chain: string) {
+export class KernelRejects extends XtablesError {
+  readonly chain: string;
+  /** strerror text of the kernel's answer: 'Invalid argument', 'No such file or directory', … */
+  readonly errno: string;
+  constructor(chain: string, errno = 'Invalid argument') {
     super(`iptables v1.8.9 (nf_tables):  RULE_APPEND failed (${errno}): rule in chain ${chain}`, 4, { raw: true });
+    this.chain = chain;
+    this.errno = errno;
   }
 }

@@ -22,7 +22,7 @@ describe('restore lines', () => {
   });
   it('reads rule counters', () => {
     expect(splitRuleCounters('[1:2] -A X', 1)).toEqual({ rest: ' -A X', pcnt: '1', bcnt: '2' });
-    expect(() => splitRuleCounters('[1:2 -A X', 3)).toThrow('Bad line 3: need ]\n');
+    expect(() => splitRuleCounters('[1:2 -A X', 3)).toThrow('Bad line 3: need ]');
   });
   it('reads chain counters', () => {
     expect(parseChainCounters('[5:6]')).toEqual({ packets: 5n, bytes: 6n });

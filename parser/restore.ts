@@ -76,24 +76,27 @@ export function splitRuleLine(line: string): string[] {
   return out;
 }
 
-/** tokenize_rule_counters: a leading "[pcnt:bcnt]". */
+/**
+ * tokenize_rule_counters: a leading "[pcnt:bcnt]". The reader's own messages carry no trailing
+ * newline (iptables-nft 1.8.9 prints no blank line before "Error occurred at line").
+ */
 export function splitRuleCounters(line: string, lineNo: number): { rest: string; pcnt?: string; bcnt?: string } {
   if (line[0] !== '[') return { rest: line };
   const close = line.indexOf(']');
-  if (close < 0) throw parameterProblem(`Bad line ${lineNo}: need ]\n`);
+  if (close < 0) throw parameterProblem(`Bad line ${lineNo}: need ]`);
   // strtok(buffer+1, ":") then strtok(NULL, "]")
   let p = 1;
   while (line[p] === ':') p++;
   const colon = line.indexOf(':', p);
   const pEnd = colon < 0 ? line.length : colon;
   const pcnt = line.slice(p, pEnd);
-  if (!pcnt.length) throw parameterProblem(`Bad line ${lineNo}: need :\n`);
-  if (colon < 0) throw parameterProblem(`Bad line ${lineNo}: need ]\n`);
+  if (!pcnt.length) throw parameterProblem(`Bad line ${lineNo}: need :`);
+  if (colon < 0) throw parameterProblem(`Bad line ${lineNo}: need ]`);
   let q = colon + 1;
   while (line[q] === ']') q++;
   const bEnd = line.indexOf(']', q);
   const bcnt = line.slice(q, bEnd < 0 ? line.length : bEnd);
-  if (!bcnt.length) throw parameterProblem(`Bad line ${lineNo}: need ]\n`);
+  if (!bcnt.length) throw parameterProblem(`Bad line ${lineNo}: need ]`);
   return { rest: line.slice(close + 1), pcnt, bcnt };
 }
 

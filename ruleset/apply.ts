@@ -41,6 +41,7 @@ export const ENFORCED_TABLES: ReadonlySet<TableName> = new Set(['filter']);
 const JUMP_STACK_SIZE = 16;
 
 const noSuchChain = (): XtablesError => new XtablesError('iptables: No chain/target/match by that name.', 1, { raw: true });
+const badRule = (): XtablesError => new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
 
 export function checkTableName(name: string): TableName {
   if (!(TABLE_NAMES as readonly string[]).includes(name)) throw new XtablesError(`table '${name}' does not exist`, 3);
@@ -201,11 +202,18 @@ function refuseUnenforced(table: TableName, env: ApplyEnv): void {
     );
 }
 
+/** A jump or goto to a chain that does not exist (restore reports it at COMMIT). */
+export class MissingJumpTarget extends XtablesError {
+  constructor(chain: string) {
+    super(`Chain '${chain}' does not exist`, 2);
+  }
+}
+
 /** "Chain 'X' does not exist" / builtin jump checks for a rule's jump or goto. */
 function checkJump(tx: Transaction, table: TableName, rule: Rule): void {
   const t = rule.target;
   if (!t || (t.kind !== 'jump' && t.kind !== 'goto')) return;
-  if (!tx.findChain(tx.view(table), t.chain)) throw parameterProblem(`Chain '${t.chain}' does not exist`);
+  if (!tx.findChain(tx.view(table), t.chain)) throw new MissingJumpTarget(t.chain);
 }
 
 /**
@@ -216,6 +224,12 @@ export class BatchError extends XtablesError {
   constructor(readonly detail: string) {
     super(` ${detail}`, 4);
   }
+}
+
+/** An error after the command already printed `stdout` (iptables writes as it goes). */
+function withStdout(e: XtablesError, stdout: string): XtablesError {
+  e.partialStdout = stdout;
+  return e;
 }
 
 function batchError(op: string, errno: string, what: string): XtablesError {
@@ -284,18 +298,32 @@ export function runCommand(tx: Transaction, cmd: Command): string {
     case 'replace': {
       for (const r of cmd.rules) checkJump(tx, table, r);
       const view = tx.view(table);
-      if (!tx.findChain(view, cmd.chain!)) throw noSuchChain();
-      refuseUnenforced(table, env);
+      const echo = cmd.verbose ? cmd.rules.map((r) => formatRuleRow(r, 0, FMT_PRINT_RULE, env)).join('') : '';
+      // iptables-nft echoes an appended rule (-v) before it looks the chain up; -I / -R look up
+      // the chain and the position first. Errors of the commit (exit 4) follow the echo.
+      if (!tx.findChain(view, cmd.chain!)) throw withStdout(noSuchChain(), cmd.kind === 'append' ? echo : '');
       if (cmd.kind === 'insert' && cmd.rulenum! - 1 > tx.findChain(view, cmd.chain!)!.rules.length)
         throw new XtablesError('iptables: Index of insertion too big.', 1, { raw: true });
-      if (cmd.kind === 'replace' && cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length) throw noSuchChain();
-      if (cmd.kernelRefusal !== undefined) throw batchError(RULE_OPS[cmd.kind]!, cmd.kernelRefusal, `rule in chain ${cmd.chain}`);
+      if (cmd.kind === 'replace') {
+        // As for -D n: an untouched table has no chains yet in nf_tables.
+        if (!tx.exists(table)) throw noSuchChain();
+        if (cmd.rulenum! > tx.findChain(view, cmd.chain!)!.rules.length)
+          throw new XtablesError('iptables: Index of replacement too big.', 1, { raw: true });
+      }
+      // The kernel's refusals come after iptables' own checks, and before bpftables' refusal of
+      // tables it does not enforce (iptables-nft would report the kernel's answer); they follow
+      // the -v echo.
+      // nf_tables refuses a zero-length payload comparison: `! -s x/0` can never be added.
+      if (cmd.rules.some((r) => (r.src?.invert && r.src.mask === 0) || (r.dst?.invert && r.dst.mask === 0)))
+        throw withStdout(batchError(RULE_OPS[cmd.kind]!, 'Invalid argument', `rule in chain ${cmd.chain}`), echo);
+      if (cmd.kernelRejects) throw withStdout(batchError(RULE_OPS[cmd.kind]!, cmd.kernelRejects.errno, `rule in chain ${cmd.kernelRejects.chain}`), echo);
+      refuseUnenforced(table, env);
+      out = echo;
       const t = tx.writable(table);
       const c = tx.writableChain(t, cmd.chain!)!;
       // iptables-nft creates a missing base chain for the rule, without policy counters.
       if (!chainExists(c)) c.base = 'plain';
       for (const r of cmd.rules) {
-        if (cmd.verbose) out += formatRuleRow(r, 0, FMT_PRINT_RULE, env);
         if (cmd.kind === 'append') c.rules.push(r);
         else if (cmd.kind === 'insert') c.rules.splice(cmd.rulenum! - 1, 0, r);
         else c.rules[cmd.rulenum! - 1] = r;
@@ -303,7 +331,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       if (hasJump(cmd.rules) && tx.deferJumpCheck) tx.pendingJump = { op: RULE_OPS[cmd.kind]!, chain: cmd.chain! };
       else if (hasJump(cmd.rules)) {
         const bad = validateJumps(t);
-        if (bad) throw batchError(RULE_OPS[cmd.kind]!, bad.errno, `rule in chain ${bad.errno === 'Operation not supported' ? cmd.chain : bad.chain}`);
+        // The batch holds this one rule: nf_tables' error names the chain it was added to.
+        if (bad) throw withStdout(batchError(RULE_OPS[cmd.kind]!, bad.errno, `rule in chain ${cmd.chain}`), echo);
       }
       return out;
     }
@@ -312,10 +341,10 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       for (const r of cmd.rules) checkJump(tx, table, r);
       const view = tx.view(table);
       const chain = tx.findChain(view, cmd.chain!);
-      if (!chain) throw noSuchChain();
-      const bad = new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
-      // The kernel would never have accepted such a rule, so none is there to find.
-      if (cmd.kernelRefusal !== undefined) throw bad;
+      // nft_rule_check / nft_rule_delete look the rule up and find none (ENOENT: "Bad rule"): in
+      // a chain that does not exist, or one the kernel would refuse (it is never sent to the kernel).
+      const bad = badRule();
+      if (!chain || cmd.kernelRejects) throw bad;
       if (cmd.kind === 'check') {
         for (const r of cmd.rules) {
           if (!chain.rules.some((x) => rulesEqual(x, r))) throw bad;
@@ -345,6 +374,8 @@ export function runCommand(tx: Transaction, cmd: Command): string {
     }
     case 'flush': {
       const view = tx.view(table);
+      // nft_rule_flush creates the table (nft_xt_builtin_init) when it names a chain or is
+      // verbose; a plain -F of an untouched table leaves it absent.
       if (cmd.chain !== undefined) {
         if (!tx.findChain(view, cmd.chain)) throw noSuchChain();
         if (cmd.verbose) out += `Flushing chain \`${cmd.chain}'\n`;
@@ -494,7 +525,8 @@ function zero(tx: Transaction, table: TableName, chain: string | undefined, rule
   let out = '';
   const named = chain === undefined ? undefined : tx.findChain(view, chain);
   if (chain !== undefined && (!named || !tx.exists(table) || !chainExists(named))) {
-    if (rulenum !== undefined && named) throw new XtablesError('iptables: Bad rule (does a matching rule exist in that chain?).', 1, { raw: true });
+    // -Z CHAIN N looks the rule up first (iptables-nft: "Bad rule" when the chain is missing).
+    if (rulenum !== undefined) throw badRule();
     throw noSuchChain();
   }
   if (!tx.exists(table)) return out;

@@ -38,11 +38,13 @@ export function formatNum(n: bigint, format: number): string {
   if (!(format & FMT_KILOMEGAGIGA)) return fmt(format, 8, false, n.toString());
   if (n <= 99999n) return fmt(format, 5, false, n.toString());
   const units = ['K', 'M', 'G'];
+  // xtables_print_num rounds in uint64_t: near 2^64 the `+ 500` wraps ("0K").
+  const U64 = (1n << 64n) - 1n;
   for (const u of units) {
-    n = (n + 500n) / 1000n;
+    n = ((n + 500n) & U64) / 1000n;
     if (n <= 9999n) return format & FMT_NOTABLE ? `${n}${u} ` : `${padStart(n.toString(), 4)}${u} `;
   }
-  n = (n + 500n) / 1000n;
+  n = ((n + 500n) & U64) / 1000n;
   return format & FMT_NOTABLE ? `${n}T ` : `${padStart(n.toString(), 4)}T `;
 }
 
@@ -114,7 +116,8 @@ export function formatRuleRow(rule: Rule, num: number, format: number, env: Form
   s += rule.proto?.invert ? '!' : ' ';
   // iptables-nft 1.8.9 prints numbers under -L -n but names in the one-line -v echo of a rule.
   const pname = format & FMT_NUMERIC && !(format & FMT_NOTABLE) ? undefined : protoName(proto);
-  s += format & FMT_NOTABLE ? `${pname ?? proto} ` : padEnd(pname ?? String(proto), 5);
+  // printf(FMT("%-4s ", "%s ")): a name longer than 4 still gets its space ("ipencap --").
+  s += format & FMT_NOTABLE ? `${pname ?? proto} ` : padEnd(pname ?? String(proto), 4) + ' ';
   if (format & FMT_OPTIONS) {
     if (format & FMT_NOTABLE) s += 'opt ';
     s += rule.fragment?.invert ? '!' : '-';

@@ -5,7 +5,7 @@ import type { Command } from '../parser/ast.ts';
 import { parseCommandLine } from '../parser/command.ts';
 import { XtablesError, parameterProblem } from '../parser/errors.ts';
 import { parseChainCounters, splitLines, splitRuleCounters, splitRuleLine, strtokWords } from '../parser/restore.ts';
-import { BatchError, Transaction, checkTableName, runCommand, validateJumps, type ApplyEnv } from './apply.ts';
+import { BatchError, MissingJumpTarget, Transaction, checkTableName, runCommand, validateJumps, type ApplyEnv } from './apply.ts';
 import { chainsInOrder } from './format.ts';
 import type { Ruleset, TableName } from './types.ts';
 import { TABLE_NAMES, isBuiltinChain, zeroCounters } from './types.ts';
@@ -49,10 +49,21 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
   let inTable = false;
   let curTable: TableName | undefined;
   let pendingLine = 0;
+  // iptables-nft checks jump targets when it prepares the batch at COMMIT, command by command
+  // against its chain cache: the first missing target is reported at the COMMIT line, and the
+  // batch-time errors of later commands never show. The cache does not follow -E, so a chain's
+  // new name is no jump target until the next table block.
+  let deferred: XtablesError | undefined;
+  let renamedTo = new Set<string>();
   const lines = splitLines(text);
   let lineNo = 0;
   const fail = (e: unknown): never => {
-    if (e instanceof XtablesError && !(e instanceof RestoreLineError)) throw new RestoreLineError(e, lineNo);
+    if (e instanceof XtablesError && !(e instanceof RestoreLineError)) {
+      const err = new RestoreLineError(e, lineNo);
+      // Warnings of earlier lines were already on stderr when the failing line was read.
+      err.stderrBefore = stderr;
+      throw err;
+    }
     throw e;
   };
 
@@ -65,6 +76,7 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
         continue;
       }
       if (inTable && buffer.startsWith('COMMIT') && (buffer.length === 6 || buffer[6] === '\n')) {
+        if (deferred) throw deferred;
         if (tx.pendingJump && curTable) {
           const bad = validateJumps(tx.view(curTable));
           if (bad) {
@@ -79,10 +91,11 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
       }
       if (buffer[0] === '*' && !inTable) {
         const table = strtokWords(buffer.slice(1))[0];
-        if (table === undefined) throw parameterProblem(`${program}: line ${lineNo} table name invalid\n`);
+        if (table === undefined) throw parameterProblem(`${program}: line ${lineNo} table name invalid`);
         if (!(TABLE_NAMES as readonly string[]).includes(table))
-          throw parameterProblem(`${program}: line ${lineNo} table name '${table}' invalid\n`);
+          throw parameterProblem(`${program}: line ${lineNo} table name '${table}' invalid`);
         curTable = table as TableName;
+        renamedTo = new Set();
         if (opts.table !== undefined && opts.table !== table) continue;
         if (!opts.noflush) {
           if (opts.verbose) {
@@ -90,26 +103,29 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
             for (const c of chains) stdout += `Flushing chain \`${c.name}'\n`;
             for (const c of chains) if (c.policy === undefined) stdout += `Deleting chain \`${c.name}'\n`;
           }
+          // iptables-nft flushes a table by deleting it (NFT_MSG_DELTABLE): a block that adds
+          // nothing leaves it absent, and iptables-save shows nothing for it.
           tx.reset(curTable);
+          // Verbose, the flush lists the chains, and that (as for -F -v) creates the table.
+          if (opts.verbose) tx.writable(curTable);
         }
-        tx.writable(curTable);
         inTable = true;
         continue;
       }
       if (buffer[0] === ':' && inTable) {
         const words = strtokWords(buffer.slice(1));
         const chain = words[0];
-        if (chain === undefined) throw parameterProblem(`${program}: line ${lineNo} chain name invalid\n`);
-        if (chain.length >= 29) throw parameterProblem(`Invalid chain name \`${chain}' (28 chars max)`);
+        if (chain === undefined) throw parameterProblem(`${program}: line ${lineNo} chain name invalid`);
+        if (chain.length >= 29) throw parameterProblem(`chain name \`${chain}' too long (must be under 29 chars)`);
         const policy = words[1];
-        if (policy === undefined) throw parameterProblem(`${program}: line ${lineNo} policy invalid\n`);
+        if (policy === undefined) throw parameterProblem(`${program}: line ${lineNo} policy invalid`);
         const table = curTable!;
         const t = tx.writable(table);
         if (isBuiltinChain(table, chain)) {
           let counters = zeroCounters();
           if (opts.counters) {
             const c = parseChainCounters(words[2]);
-            if (!c) throw parameterProblem(`invalid policy counters for chain '${chain}'\n`);
+            if (!c) throw parameterProblem(`invalid policy counters for chain '${chain}'`);
             counters = c;
           }
           if (policy !== 'ACCEPT' && policy !== 'DROP' && policy !== '-')
@@ -144,7 +160,19 @@ export function restoreRuleset(ruleset: Ruleset, text: string, opts: RestoreOpti
         if (opts.verbose && (cmd.kind === 'append' || cmd.kind === 'insert' || cmd.kind === 'replace' || cmd.kind === 'delete'))
           cmd.verbose = Math.max(cmd.verbose, 1);
         const hadJump = tx.pendingJump;
-        stdout += runCommand(tx, cmd);
+        try {
+          for (const r of cmd.rules) {
+            const t = r.target;
+            if ((t?.kind === 'jump' || t?.kind === 'goto') && renamedTo.has(t.chain)) throw new MissingJumpTarget(t.chain);
+          }
+          stdout += runCommand(tx, cmd);
+        } catch (e) {
+          if (!(e instanceof XtablesError)) throw e;
+          if (e instanceof MissingJumpTarget) deferred ??= e;
+          if (deferred) continue;
+          throw e;
+        }
+        if (cmd.kind === 'rename-chain') renamedTo.add(cmd.newName!);
         if (tx.pendingJump !== hadJump) pendingLine = lineNo;
         continue;
       }

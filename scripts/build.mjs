@@ -1,9 +1,10 @@
 // Bundles the CLI into one ESM file (chevrotain unbundled costs ~300 ms at start-up) and
-// compiles the BPF objects. Multi-call names are small shell wrappers because Node resolves
-// symlinks of the main script and so loses argv[0].
+// compiles the BPF objects. Multi-call names in dist/bin are symlinks to the Bun-compiled
+// executable when it builds (below), else small shell wrappers, because Node resolves symlinks
+// of the main script and so loses argv[0].
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,7 +47,20 @@ if (existsSync(join(root, 'bin', 'main.ts'))) {
   const names = ['bpftables', 'bpftables-save', 'bpftables-restore', 'iptables', 'iptables-save', 'iptables-restore', 'pcn-iptables', 'pcn-iptables-init', 'pcn-iptables-init-xdp', 'pcn-iptables-clean'];
   for (const n of names) {
     const p = join(dist, 'bin', n);
+    rmSync(p, { force: true });
     writeFileSync(p, `#!/bin/sh\nBPFTABLES_ARGV0=${n} exec node "${join(dist, 'bpftables.mjs')}" "$@"\n`);
     chmodSync(p, 0o755);
+  }
+  // Clients call iptables hundreds of times and Node takes ~200 ms to start the bundle; the
+  // Bun-compiled executable of scripts/package.mjs starts in ~10 ms. When it builds (bun ships
+  // in node_modules), dist/bin/<name> become symlinks to dist/pkg/bpftables/bin/<name> (the
+  // executable dispatches on argv[0] and finds its BPF objects beside it); otherwise, or with
+  // BPFTABLES_BUILD_NODE=1, they stay the Node wrappers above. package.mjs makes the links
+  // (also when run on its own, after it ran this script with BPFTABLES_PACKAGING=1).
+  if (process.env.BPFTABLES_BUILD_NODE !== '1' && process.env.BPFTABLES_PACKAGING !== '1') {
+    const r = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--no-build', '--no-tar'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (r.status !== 0) {
+      process.stderr.write(`build: no Bun-compiled executable (dist/bin runs the bundle with node):\n${(r.stderr ?? '').split('\n').slice(-5).join('\n')}\n`);
+    }
   }
 }

@@ -57,7 +57,7 @@ function findBun() {
 }
 
 // 1. BPF objects and the Node bundle (scripts/build.mjs owns both).
-if (!args.has('--no-build')) execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+if (!args.has('--no-build')) execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', env: { ...process.env, BPFTABLES_PACKAGING: '1' } });
 const bpfBuild = join(root, 'bpf', 'build');
 const objects = existsSync(bpfBuild) ? readdirSync(bpfBuild).filter((n) => n.endsWith('.bpf.o')) : [];
 if (objects.length === 0) fail('no bpf/build/*.bpf.o (scripts/build.mjs compiles them; is clang installed?)');
@@ -112,6 +112,15 @@ const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).ver
 const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim() || 'unknown';
 const bunVersion = spawnSync(bun, ['--version'], { encoding: 'utf8' }).stdout.trim();
 writeFileSync(join(pkgRoot, 'manifest.json'), JSON.stringify({ version, rev, entry: entryKind, bun: bunVersion, bytecode, objects, names: ['bpftables', ...PROGRAM_NAMES] }, null, 2) + '\n');
+
+// dist/bin (scripts/build.mjs): the multi-call names run this executable, not `node bundle`.
+if (existsSync(join(dist, 'bin')) && process.env.BPFTABLES_BUILD_NODE !== '1') {
+  for (const n of ['bpftables', ...PROGRAM_NAMES]) {
+    const p = join(dist, 'bin', n);
+    rmSync(p, { force: true });
+    symlinkSync(join('..', 'pkg', 'bpftables', 'bin', n), p);
+  }
+}
 
 if (!args.has('--no-tar')) {
   const tar = join(dist, `bpftables-${version}-linux-x64.tar.gz`);

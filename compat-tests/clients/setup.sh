@@ -8,11 +8,19 @@
 #    (plus etc/ufw/ufw.conf, which the package's postinst would have put in /etc/ufw);
 #  - iptables-persistent + netfilter-persistent: preseeded NOT to save the machine's current
 #    rules at install time (autosave_v4/v6 = false), so installing writes nothing of ours or the
-#    host's into /etc/iptables.
+#    host's into /etc/iptables;
+#  - fail2ban: its iptables actions (iptables-multiport, iptables-allports) are driven by
+#    clients-fail2ban.test.ts with a private config dir, socket and database;
+#  - ferm: a firewall front end that compiles its config into iptables-restore input
+#    (clients-ferm.test.ts);
+#  - shorewall: the firewall compiler (clients-shorewall.test.ts); STARTUP_ENABLED=No as shipped.
+# Services must never run on the host: starts during installation are denied (policy-rc.d),
+# ferm is preseeded not to load its rules at boot, and the fail2ban / ferm / shorewall units are disabled and
+# stopped afterwards. Nothing here removes a package (apt-get would refuse, not remove).
 set -euo pipefail
 
 need=()
-for p in containernetworking-plugins iptables-persistent netfilter-persistent; do
+for p in containernetworking-plugins iptables-persistent netfilter-persistent fail2ban ferm shorewall; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -20,12 +28,30 @@ if [ "${#need[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   printf '%s\n' \
     'iptables-persistent iptables-persistent/autosave_v4 boolean false' \
-    'iptables-persistent iptables-persistent/autosave_v6 boolean false' | debconf-set-selections
+    'iptables-persistent iptables-persistent/autosave_v6 boolean false' \
+    'ferm ferm/enable boolean false' | debconf-set-selections
   # apt lists may be missing on a fresh machine; update only when a package is not found.
   if ! apt-cache show "${need[@]}" >/dev/null 2>&1; then apt-get update -qq; fi
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Deny service starts during installation unless a policy already does (exit 101 = denied).
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  rc=0
+  apt-get install -y -qq --no-install-recommends --no-remove "${need[@]}" >/dev/null || rc=$?
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+  [ "$rc" -eq 0 ] || exit "$rc"
+  # The clients run only inside the tests' namespaces, never as host services (only units
+  # installed just now: a machine that already used fail2ban or ferm keeps its setup).
+  for unit in "${need[@]}"; do
+    case "$unit" in fail2ban | ferm | shorewall) ;; *) continue ;; esac
+    if command -v systemctl >/dev/null; then
+      systemctl disable "$unit" >/dev/null 2>&1 || true
+      systemctl stop "$unit" >/dev/null 2>&1 || true
+    fi
+  done
 fi
-for f in /usr/lib/cni/firewall /usr/lib/cni/portmap /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/sbin/netfilter-persistent; do
+for f in /usr/lib/cni/firewall /usr/lib/cni/portmap /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/sbin/netfilter-persistent /usr/bin/fail2ban-server /usr/bin/fail2ban-client /usr/sbin/ferm /sbin/shorewall; do
   [ -x "$f" ] || { echo "clients/setup: $f missing after install" >&2; exit 1; }
 done
 UFW_ROOT=/opt/bpftables-clients/ufw/root

@@ -5,7 +5,7 @@ import { parameterProblem } from '../../parser/errors.ts';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, CT_UNTRACKED } from '../../classifier/fields.ts';
 import type { CompiledMatch, CtField, ResidualCheck } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
-import { complementRanges, formatIPv4, maskLength, parseIPv4, x6PortRange, prefixMask, strtoumax, x6Mint, x6Seen } from '../lib.ts';
+import { complementRanges, formatIPv4, maskLength, parseIPv4, x6PortRange, prefixMask, strtoumax, resolveFailure, x6Mint, x6Seen } from '../lib.ts';
 import { PROTO_NAMES } from '../protocols.ts';
 
 /** State bits in print order (xt_conntrack's XT_CONNTRACK_STATE_* order as print_state walks it). */
@@ -95,7 +95,7 @@ export function parseHostMask(s: string): HostMask {
   const slash = s.indexOf('/');
   const host = slash < 0 ? s : s.slice(0, slash);
   const addr = parseIPv4(host);
-  if (addr === undefined) throw parameterProblem('getaddrinfo: Temporary failure in name resolution\n');
+  if (addr === undefined) throw parameterProblem(resolveFailure(host));
   let len = 32;
   if (slash >= 0) {
     const m = s.slice(slash + 1);

@@ -1,5 +1,5 @@
 // icmp match (libipt_icmp.c). The classifier keys ICMP on dport = type << 8 | code.
-import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
 import { complementRanges, strtouiFull, x6Seen } from '../lib.ts';
@@ -109,7 +109,7 @@ export const icmp: MatchModule<IcmpData> = {
     if (!d.seen?.includes('icmp-type')) throw parameterProblem('icmp: option "--icmp-type" must be specified\n');
     if (ctx.proto?.proto !== 1 || ctx.proto.invert) {
       // The kernel's checkentry refuses it (EINVAL); iptables-nft reports the failed append.
-      throw new KernelRefusal('Invalid argument', ctx.chain);
+      throw new KernelRejects(ctx.chain);
     }
   },
   print(d, opts) {

@@ -1,7 +1,7 @@
 // nfacct match (libxt_nfacct.c): counts in a named nfnetlink_acct object. Parsed, listed and
 // saved like iptables; the kernel refuses a name with no such object (ENOENT), and this pure
 // core cannot see any, so every such rule ends as the kernel's refusal of an unknown name.
-import { KernelRefusal, parameterProblem } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
 import { saveString, unsupported, x6Fcheck, x6Seen } from '../lib.ts';
 
@@ -25,7 +25,7 @@ export const nfacct: MatchModule<NfacctData> = {
   },
   finalCheck(d, ctx) {
     x6Fcheck('nfacct', [{ name: 'nfacct-name', mand: true }], d.seen);
-    throw new KernelRefusal('No such file or directory', ctx.chain);
+    throw new KernelRejects(ctx.chain, 'No such file or directory');
   },
   // nfacct_print_name ends in a space and xtables_save_string starts with one: two spaces.
   print: (d) => `nfacct-name  ${saveString(d.name)}`,

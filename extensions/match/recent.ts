@@ -3,7 +3,7 @@
 import { parameterProblem } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
-import { formatIPv4, kernelInvalid, parseIPv4, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+import { formatIPv4, inetAton, kernelInvalid, resolveFailure, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 
 export interface RecentData {
   cmd?: 'SET' | 'CHECK' | 'UPDATE' | 'REMOVE';
@@ -75,10 +75,9 @@ export const recent: MatchModule<RecentData> = {
         d.side = 'dest';
         break;
       case 'mask': {
-        const m = parseIPv4(a);
-        if (m === undefined || a.split('.').length !== 4) {
-          throw parameterProblem(a.includes('/') ? 'getaddrinfo: Name or service not known\n' : 'getaddrinfo: Temporary failure in name resolution\n');
-        }
+        // A numeric host as inet_aton reads it ("80" is 0.0.0.80), else a name lookup.
+        const m = inetAton(a);
+        if (m === undefined) throw parameterProblem(resolveFailure(a));
         d.mask = m;
         break;
       }

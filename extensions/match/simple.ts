@@ -2,7 +2,7 @@
 // helper (libxt_helper.c), quota (libxt_quota.c), realm (libxt_realm.c), socket (libxt_socket.c),
 // tcpmss (libxt_tcpmss.c), connmark (libxt_connmark.c), devgroup (libxt_devgroup.c),
 // cgroup (libxt_cgroup.c), connlabel (libxt_connlabel.c).
-import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
 import { kernelInvalid, saveString, strtoumax, x6Bad, x6Fcheck, x6Seen, x6Uint, x6UintRange } from '../lib.ts';
@@ -68,8 +68,7 @@ export const realm: MatchModule<RealmData> = {
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'realm', o, inv, true);
     const s = a[0]!;
-    if (!/^[0-9]/.test(s)) throw parameterProblem(`realm: could not map name ${s} to an integer value for option "--realm".\n`);
-    const m = parseMarkMask('realm', 'realm', s);
+    const m = parseMarkMask('realm', 'realm', s, true);
     d.id = m.value;
     d.mask = m.mask;
     if (inv) d.invert = true;
@@ -166,7 +165,7 @@ export const devgroup: MatchModule<DevgroupData> = {
   init: () => ({}),
   parse(d, o, a, inv) {
     x6Seen((d.seen ??= []), 'devgroup', o, inv, true);
-    const m = parseMarkMask('devgroup', o, a[0]!);
+    const m = parseMarkMask('devgroup', o, a[0]!, true);
     if (o === 'src-group') [d.src, d.srcInv] = [[m.value, m.mask], inv || undefined];
     else [d.dst, d.dstInv] = [[m.value, m.mask], inv || undefined];
     return d;
@@ -255,8 +254,8 @@ export const connlabel: MatchModule<ConnlabelData> = {
   finalCheck(d, ctx) {
     x6Fcheck('connlabel', [{ name: 'label', mand: true }, { name: 'set' }], d.seen);
     // The kernel has 128 label bits.
-    if (Number(d.label) > 127) {
-      throw new KernelRefusal('Numerical result out of range', ctx.chain);
+    if (/^\d+$/.test(d.label) && Number(d.label) > 127) {
+      throw new KernelRejects(ctx.chain, 'Numerical result out of range');
     }
   },
   print: (d) => `connlabel ${d.invert ? '! ' : ''}${d.label}${d.set ? ' set' : ''}`,

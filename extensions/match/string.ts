@@ -1,5 +1,5 @@
 // string match, revision 1 (libxt_string.c).
-import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
 import { x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 
@@ -94,7 +94,7 @@ export const string: MatchModule<StringData> = {
     x6Fcheck('string', [{ name: 'from' }, { name: 'to' }, { name: 'algo', mand: true }, { name: 'string', excl: ['hex-string'] }, { name: 'hex-string', excl: ['string'] }, { name: 'icase' }], seen);
     // Only the kernel's text-search algorithms exist.
     if (!['bm', 'kmp', 'fsm'].includes(d.algo)) {
-      throw new KernelRefusal('No such file or directory', ctx.chain);
+      throw new KernelRejects(ctx.chain, 'No such file or directory');
     }
   },
   print(d) {

@@ -2,7 +2,7 @@
 import { parameterProblem } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
-import { strtouiFull, x6Fcheck, x6Seen } from '../lib.ts';
+import { strtouiPrefix, x6Fcheck, x6Seen } from '../lib.ts';
 import { hex2 } from './dscp.ts';
 
 export const TOS_NAMES: ReadonlyArray<[string, number]> = [
@@ -13,14 +13,24 @@ export const TOS_NAMES: ReadonlyArray<[string, number]> = [
   ['Normal-Service', 0x00],
 ];
 
-/** tos_parse_symbolic / numeric "value[/mask]" (mask default 0xff for numbers, 0x3f for names). */
+/**
+ * tos_parse_symbolic / tos_parse_numeric: a string that starts with a number in range is numeric
+ * "value[/mask]" (mask default `maxMask`), anything after it but "/mask" is an illegal value;
+ * otherwise a symbolic name, which implies mask 0x3f.
+ */
 export function parseTos(s: string, maxMask: number): { value: number; mask: number } {
-  const slash = s.indexOf('/');
-  const v = strtouiFull(slash < 0 ? s : s.slice(0, slash), 0, 255);
-  if (v !== undefined) {
-    if (slash < 0) return { value: v, mask: maxMask };
-    const m = strtouiFull(s.slice(slash + 1), 0, 255);
-    if (m !== undefined) return { value: v, mask: m };
+  const v = strtouiPrefix(s, 0, 255);
+  if (v) {
+    let end = v.end;
+    let mask = maxMask;
+    if (s[end] === '/') {
+      const m = strtouiPrefix(s.slice(end + 1), 0, 255);
+      if (!m) throw parameterProblem(`Illegal value: "${s}"`);
+      mask = m.value;
+      end += 1 + m.end;
+    }
+    if (end !== s.length) throw parameterProblem(`Illegal value: "${s}"`);
+    return { value: v.value, mask };
   }
   const e = TOS_NAMES.find(([n]) => n.toLowerCase() === s.toLowerCase());
   if (!e) throw parameterProblem(`Symbolic name "${s}" is unknown`);

@@ -2,7 +2,7 @@
 // skb->mark = (skb->mark & ~mask) ^ mark, and saved as --set-xmark.
 import { parameterProblem } from '../../parser/errors.ts';
 import type { TargetModule } from '../types.ts';
-import { strtouiFull, x6Bad, x6Seen } from '../lib.ts';
+import { strtouiFull, strtouiPrefix, x6Bad, x6Seen } from '../lib.ts';
 
 export interface MarkTargetData {
   mark: number;
@@ -18,16 +18,29 @@ function parseU32(option: string, s: string): number {
   return v;
 }
 
-/** XTTYPE_MARKMASK32: value[/mask], mask defaulting to all ones. */
-export function parseMarkMask(ext: string, option: string, s: string): { value: number; mask: number } {
-  const slash = s.indexOf('/');
+/**
+ * XTTYPE_MARKMASK32 (xtables_parse_val_mask): value[/mask], mask defaulting to all ones. Each
+ * number is read as a prefix (xtables_strtoui with an end pointer); what follows the value must
+ * be '/' or nothing, what follows the mask nothing ("trailing garbage"). With a name map (realm,
+ * devgroup: iproute2's rt_realms / group), a word that is not "number[/mask]" is a name; the
+ * names themselves are not known here, so they fail as unmapped.
+ */
+export function parseMarkMask(ext: string, option: string, s: string, lmap = false): { value: number; mask: number } {
   const bad = () => parameterProblem(`${ext}: bad integer value for option "--${option}", or out of range.\n`);
-  const value = strtouiFull(slash < 0 ? s : s.slice(0, slash), 0, 0xffffffff);
-  if (value === undefined) throw bad();
-  if (slash < 0) return { value, mask: 0xffffffff };
-  const mask = strtouiFull(s.slice(slash + 1), 0, 0xffffffff);
-  if (mask === undefined) throw bad();
-  return { value, mask };
+  const unmapped = () => parameterProblem(`${ext}: could not map name ${s} to an integer value for option "--${option}".\n`);
+  const v = strtouiPrefix(s, 0, 0xffffffff);
+  if (!v) throw lmap ? unmapped() : bad();
+  let end = v.end;
+  let mask = 0xffffffff;
+  if (end < s.length && s[end] !== '/' && lmap) throw unmapped();
+  if (s[end] === '/') {
+    const m = strtouiPrefix(s.slice(end + 1), 0, 0xffffffff);
+    if (!m) throw bad();
+    mask = m.value;
+    end += 1 + m.end;
+  }
+  if (end !== s.length) throw parameterProblem(`${ext}: trailing garbage after value for option "--${option}".\n`);
+  return { value: v.value, mask };
 }
 
 export const MARK: TargetModule<MarkTargetData> = {

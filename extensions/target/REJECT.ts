@@ -1,5 +1,5 @@
 // REJECT target (libipt_REJECT.c): names and aliases matched by prefix in table order.
-import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { RejectWith, TargetModule } from '../types.ts';
 import { x6Seen } from '../lib.ts';
 
@@ -44,7 +44,7 @@ export const REJECT: TargetModule<RejectData> = {
   finalCheck(d, ctx) {
     // Kernel reject_tg_check: tcp-reset needs a positive `-p tcp` (EINVAL otherwise).
     if (d.with === 'tcp-reset' && (ctx.proto?.proto !== 6 || ctx.proto.invert)) {
-      throw new KernelRefusal('Invalid argument', ctx.chain);
+      throw new KernelRejects(ctx.chain);
     }
   },
   print: (d) => `reject-with ${d.with}`,

@@ -2,10 +2,10 @@
 // NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM,
 // TTL, ECN, IDLETIMER, TEE, NETMAP, SET. Table / hook restrictions that the kernel enforces in
 // checkentry are reproduced as its EINVAL (exit 4).
-import { KernelRefusal, parameterProblem } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { TableName } from '../../ruleset/types.ts';
 import type { DatapathAction, ParseContext, TargetModule } from '../types.ts';
-import { formatIPv4, kernelInvalid, parseIPv4, saveString, strtouiFull, x6Bad, x6Fcheck, x6Mint, x6Seen, x6Uint } from '../lib.ts';
+import { formatIPv4, kernelInvalid, parseIPv4, resolveFailure, saveString, strtouiFull, x6Bad, x6Fcheck, x6Mint, x6Seen, x6Uint } from '../lib.ts';
 import { dscpClass, hex2 } from '../match/dscp.ts';
 import { parseTos, tosName } from '../match/tos.ts';
 import { parseMarkMask } from './MARK.ts';
@@ -315,7 +315,7 @@ export const CT: TargetModule<CtData> = {
   finalCheck(d, ctx) {
     onlyTables(ctx, ['raw']);
     // Helpers and timeout policies must exist in the kernel; none are set up here.
-    if (d.helper !== undefined) throw new KernelRefusal('No such file or directory', ctx.chain);
+    if (d.helper !== undefined) throw new KernelRejects(ctx.chain, 'No such file or directory');
     if (d.timeout !== undefined) throw kernelInvalid(ctx.chain);
   },
   print: (d) => ['CT', ...ctParts(d, '')].join(' '),
@@ -550,7 +550,7 @@ export const TEE: TargetModule<TeeData> = {
     x6Seen((d.seen ??= []), 'TEE', o, inv, false);
     if (o === 'gateway') {
       const g = parseIPv4(a[0]!);
-      if (g === undefined) throw parameterProblem('getaddrinfo: Temporary failure in name resolution\n');
+      if (g === undefined) throw parameterProblem(resolveFailure(a[0]!));
       d.gw = g;
     } else d.oif = a[0]!;
     return d;
@@ -603,6 +603,8 @@ export const SET: TargetModule<Record<string, never>> = {
   init: () => ({}),
   parse(d, o, a) {
     if (o === 'add-set' || o === 'del-set' || o === 'map-set') throw parameterProblem(`Set ${a[0]} doesn't exist.\n`);
+    if (o === 'timeout' && strtouiFull(a[0]!, 0, 0xfffffffe) === undefined)
+      throw parameterProblem('Invalid value for option --timeout or out of range 0-4294967294');
     return d;
   },
   finalCheck() {

@@ -1,8 +1,9 @@
 // nat targets DNAT, SNAT (libxt_NAT.c), MASQUERADE, REDIRECT: parsed, listed and saved like
 // iptables; the datapath does not enforce nat, so compile() says so.
-import { KernelRefusal, parameterProblem, XtablesError } from '../../parser/errors.ts';
+import { KernelRejects, parameterProblem, XtablesError } from '../../parser/errors.ts';
 import type { DatapathAction, ParseContext, TargetModule } from '../types.ts';
-import { formatIPv4, parseIPv4, strtouiFull, x6Seen } from '../lib.ts';
+import { formatIPv4, inetPton, strtouiFull, strtouiPrefix, x6Seen } from '../lib.ts';
+import { servicePort } from '../services.ts';
 
 export interface NatRange {
   ips?: [number, number];
@@ -25,31 +26,37 @@ function portOk(ctx: ParseContext): boolean {
   return !!ctx.proto && !ctx.proto.invert && PORT_PROTOS.has(ctx.proto.proto);
 }
 
-function parsePortNat(s: string): number {
-  const v = strtouiFull(s, 0, 65535, 10);
+/**
+ * A port of --to-ports / --to-*:ports as iptables-nft 1.8.9 reads it: a number (base 0) as a
+ * prefix, else the whole word as a service name. Returns the value and where parsing stopped.
+ */
+function portPrefix(s: string, names: boolean, min = 0): { value: number; end: number } {
+  const n = strtouiPrefix(s, min, 65535);
+  if (n) return n;
+  const v = names ? servicePort(s) : undefined;
   if (v === undefined) throw parameterProblem(`Port \`${s}' not valid`);
-  return v;
+  return { value: v, end: s.length };
 }
 
 /** "p", "p-q", "p-q/base" (the text after ':' of --to-*, or --to-ports). */
 function parsePorts(s: string, r: NatRange, allowBase: boolean): void {
-  if (s.includes(':')) throw parameterProblem('Invalid port:port syntax - use dash');
-  let rest = s;
-  if (allowBase) {
-    const slash = rest.indexOf('/');
-    if (slash >= 0) {
-      r.base = parsePortNat(rest.slice(slash + 1));
-      rest = rest.slice(0, slash);
-    }
+  const lo = portPrefix(s, true);
+  let rest = s.slice(lo.end);
+  if (rest === '') {
+    r.ports = [lo.value, lo.value];
+    return;
   }
-  const dash = rest.indexOf('-');
-  const lo = parsePortNat(dash < 0 ? rest : rest.slice(0, dash));
-  let hi = lo;
-  if (dash >= 0) {
-    hi = parsePortNat(rest.slice(dash + 1));
-    if (hi < lo) throw parameterProblem(`Port range \`${rest.slice(dash + 1)}' funky`);
-  }
-  r.ports = [lo, hi];
+  if (rest[0] === ':') throw parameterProblem('Invalid port:port syntax - use dash');
+  if (rest[0] !== '-') throw parameterProblem(`Garbage after port value: \`${rest}'`);
+  const arg = rest.slice(1);
+  const hi = portPrefix(arg, false);
+  if (hi.value < lo.value) throw parameterProblem(`Port range \`${arg}' funky`);
+  r.ports = [lo.value, hi.value];
+  rest = arg.slice(hi.end);
+  if (rest === '') return;
+  if (!allowBase || rest[0] !== '/') throw parameterProblem(`Garbage after port range: \`${rest}'`);
+  // iptables-nft 1.8.9 ignores what follows the base port.
+  r.base = portPrefix(rest.slice(1), false, 1).value;
 }
 
 function parseTo(s: string, ctx: ParseContext): NatRange {
@@ -66,12 +73,13 @@ function parseTo(s: string, ctx: ParseContext): NatRange {
   }
   const dash = ipPart.indexOf('-');
   const a = dash < 0 ? ipPart : ipPart.slice(0, dash);
-  const lo = parseIPv4(a);
+  // libxt_NAT reads addresses with inet_pton: "1" or "01.2.3.4" are bad.
+  const lo = inetPton(a);
   if (lo === undefined) throw parameterProblem(`Bad IP address "${a}"`);
   let hi = lo;
   if (dash >= 0) {
     const b = ipPart.slice(dash + 1);
-    const v = parseIPv4(b);
+    const v = inetPton(b);
     if (v === undefined) throw parameterProblem(`Bad IP address "${b}"`);
     hi = v;
   }
@@ -108,7 +116,7 @@ const NAT_UNSUPPORTED = (name: string): DatapathAction => ({ kind: 'unsupported'
 function hookCheck(ctx: ParseContext, allowed: readonly string[]): void {
   const builtin = ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'];
   if (ctx.table === 'nat' && builtin.includes(ctx.chain) && !allowed.includes(ctx.chain)) {
-    throw new KernelRefusal('Invalid argument', ctx.chain);
+    throw new KernelRejects(ctx.chain);
   }
 }
 
