@@ -230,6 +230,9 @@ describe('base chains (iptables-nft)', () => {
     expect(rawError(() => run(a, '-X INPUT'))).toContain('CHAIN_DEL failed (Device or resource busy): chain INPUT');
     expect(base(run(a, '-F INPUT', '-X INPUT'), 'INPUT')).toBe(undefined);
     expect(rawError(() => run(a, '-P OUTPUT DROP', '-X OUTPUT'))).toBe('iptables: Directory not empty.');
+    // -X without a chain also drops empty ACCEPT base chains; a DROP one stays.
+    const x = run(empty, '-F -v', '-P INPUT DROP', '-X');
+    expect(['INPUT', 'FORWARD', 'OUTPUT'].map((c) => base(x, c))).toEqual(['counted', undefined, undefined]);
     expect(rawError(() => run(a, '-F INPUT', '-X INPUT', '-Z INPUT -v'))).toBe('iptables: No chain/target/match by that name.');
   });
   it('-Z -v names the chains that exist', () => {

@@ -443,9 +443,17 @@ export function runCommand(tx: Transaction, cmd: Command): string {
       const users = chainsInOrder(view).filter((c) => c.policy === undefined);
       for (const c of users) if (busy(c)) throw batchError('CHAIN_DEL', 'Device or resource busy', `chain ${c.name}`);
       if (cmd.verbose) for (const c of users) out += `Deleting chain \`${c.name}'\n`;
-      if (users.length) {
+      // iptables-nft 1.8.9's -X also deletes, silently, every base chain that is empty with an
+      // ACCEPT policy (observed: -F -v then -X leaves no base chain; a DROP one stays).
+      const idle = view.chains.filter((c) => c.policy === 'ACCEPT' && c.base !== undefined && c.rules.length === 0);
+      if (users.length || (idle.length && tx.exists(table))) {
         const t = tx.writable(table);
         t.chains = t.chains.filter((c) => c.policy !== undefined);
+        for (const c of idle) {
+          const w = tx.writableChain(t, c.name)!;
+          delete w.base;
+          w.counters = zeroCounters();
+        }
         tx.invalidate(t);
       }
       return out;
