@@ -538,7 +538,12 @@ function zero(tx: Transaction, table: TableName, chain: string | undefined, rule
     throw noSuchChain();
   }
   if (!tx.exists(table)) return out;
-  const targets = named ? [named] : chainsInOrder(view).filter(chainExists);
+  return out + zeroChains(tx, table, named ? [named] : chainsInOrder(view).filter(chainExists), rulenum, verbose);
+}
+
+/** Zeroes rule `rulenum` of each chain, or each whole chain (-v: "Zeroing chain" lines). */
+function zeroChains(tx: Transaction, table: TableName, targets: readonly Chain[], rulenum: number | undefined, verbose: boolean): string {
+  let out = '';
   for (const c of targets) {
     if (rulenum !== undefined) {
       const next = zeroRule(c, rulenum);
@@ -569,17 +574,7 @@ function zeroListed(
     e.partialStdout = out;
     throw e;
   }
-  for (const c of targets) {
-    if (rulenum !== undefined) {
-      const next = zeroRule(c, rulenum);
-      if (next) store(tx, table, next);
-      continue;
-    }
-    if (verbose) out += `Zeroing chain \`${c.name}'\n`;
-    const next = zeroChain(c);
-    if (!tx.exists(table) || !isSame(c, next)) store(tx, table, next);
-  }
-  return out;
+  return out + zeroChains(tx, table, targets, rulenum, verbose);
 }
 
 /**
