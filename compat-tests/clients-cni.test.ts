@@ -14,9 +14,9 @@
 //
 // portmap needs the nat table, which bpftables does not enforce yet: its ADD must fail with
 // bpftables' "not enforced" error and leave no nat rule behind (not half-work).
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cniAdd, cniCheck, cniDel, type Conflist } from './clients/cni.ts';
-import { bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, toolDir, type ClientImpl } from './clients/lib.ts';
+import { cleanupsAfterAll, bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, toolDir, type ClientImpl } from './clients/lib.ts';
 import { existsSync } from 'node:fs';
 
 const CI = process.env.CI === 'true';
@@ -28,16 +28,7 @@ if (CI && pluginsMissing) throw new Error(`clients-cni: ${pluginsMissing}`);
 const BPFTABLES_TIMEOUT = 400_000;
 const NOT_ENFORCED = /table `nat' is not enforced by the eBPF datapath/;
 
-const cleanups: Array<() => void> = [];
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // best effort
-    }
-  }
-});
+const cleanups = cleanupsAfterAll();
 
 function conflist(dataDir: string, withPortmap: boolean): Conflist {
   const plugins: Conflist['plugins'] = [

@@ -21,12 +21,12 @@
 //   icmp-port-unreachable), peer → srv ping still answered (the multiport jump is tcp only)
 //   `set bpft-mp unbanip 10.123.8.2` → peer → srv:22 open again
 //   `stop` → every f2b chain and jump removed, the server gone.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './lib/netns.ts';
-import { bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, sh, toolDir, type ClientImpl, type Run } from './clients/lib.ts';
+import { cleanupsAfterAll, bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, sh, toolDir, type ClientImpl, type Run } from './clients/lib.ts';
 
 const CI = process.env.CI === 'true';
 const missing = bpftablesMissing();
@@ -38,16 +38,7 @@ const WAIT_MS = 180_000;
 const TEST_TIMEOUT = 900_000;
 const PROBE = join(ROOT, 'scripts', 'netprobe.mjs');
 
-const cleanups: Array<() => void> = [];
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // best effort
-    }
-  }
-});
+const cleanups = cleanupsAfterAll();
 
 /** A fail2ban config dir of its own: the packaged actions and filters, our jails, our paths. */
 function configDir(run: string): string {

@@ -20,12 +20,12 @@
 //                            bpftables' iptables-restore refuses with exit 1, ferm rolls back,
 //                            and the previous ruleset is in place, whole
 //   ferm --flush ferm.conf → empty chains, ACCEPT policies; out→22 open
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './lib/netns.ts';
-import { BPFTABLES_BIN, bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, sh, type ClientImpl } from './clients/lib.ts';
+import { cleanupsAfterAll, BPFTABLES_BIN, bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, sh, type ClientImpl } from './clients/lib.ts';
 
 const CI = process.env.CI === 'true';
 const missing = bpftablesMissing();
@@ -65,16 +65,7 @@ domain ip table filter {
 // The datapath's own connection tracker keeps no connection marks: bpftables refuses the rule.
 const BAD_CONF = FERM_CONF.replace('proto udp dport 53 ACCEPT;', 'proto udp dport 53 ACCEPT;\n        proto tcp dport 9998 mod connmark mark 1 ACCEPT;');
 
-const cleanups: Array<() => void> = [];
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // best effort
-    }
-  }
-});
+const cleanups = cleanupsAfterAll();
 
 /** The dispatcher bind-mounted over xtables-legacy-multi: argv[0] (the symlink's name) picks the tool. */
 function dispatcher(dir: string, impl: ClientImpl): string {

@@ -13,10 +13,10 @@
 //   B: `netfilter-persistent start` (iptables-restore --test, then iptables-restore) → save;
 //      verdicts: peer → B ping dropped by the restored rule, B → peer ping answered (conntrack)
 //   B: `netfilter-persistent flush` → empty ruleset, peer → B answered again
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, toolDir, type ClientImpl } from './clients/lib.ts';
+import { cleanupsAfterAll, bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, toolDir, type ClientImpl } from './clients/lib.ts';
 
 const CI = process.env.CI === 'true';
 const missing = bpftablesMissing();
@@ -34,16 +34,7 @@ const RULES: string[][] = [
   ['-P', 'FORWARD', 'DROP'],
 ];
 
-const cleanups: Array<() => void> = [];
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // best effort
-    }
-  }
-});
+const cleanups = cleanupsAfterAll();
 
 /** Runs `netfilter-persistent <action>` in ns with tools over /usr/local/sbin and etc over /etc/iptables. */
 function persistent(ns: Ns, tools: string, etc: string, action: 'save' | 'start' | 'flush'): { code: number; out: string } {

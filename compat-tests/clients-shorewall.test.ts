@@ -18,12 +18,12 @@
 // Topology: `srv` (eth0 10.123.12.1/24, TCP listeners on 22 and 80) ─ veth ─ `peer`
 // (10.123.12.2/24). Config: Shorewall's one-interface example (policy $FW→net ACCEPT,
 // net→all DROP; rules Ping(DROP) net→$FW) plus SSH(ACCEPT) net→$FW.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './lib/netns.ts';
-import { BPFTABLES_BIN, bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, sh, type ClientImpl } from './clients/lib.ts';
+import { cleanupsAfterAll, BPFTABLES_BIN, bpftablesMissing, link, normaliseSave, Ns, pings, removeDir, scratchDir, sh, type ClientImpl } from './clients/lib.ts';
 
 const CI = process.env.CI === 'true';
 const missing = bpftablesMissing();
@@ -33,16 +33,7 @@ if (CI && clientMissing) throw new Error(`clients-shorewall: ${clientMissing}`);
 const TEST_TIMEOUT = 900_000;
 const PROBE = join(ROOT, 'scripts', 'netprobe.mjs');
 
-const cleanups: Array<() => void> = [];
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // best effort
-    }
-  }
-});
+const cleanups = cleanupsAfterAll();
 
 function configDir(dir: string, iptables: string): string {
   const conf = join(dir, 'etc');

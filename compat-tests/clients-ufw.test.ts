@@ -22,10 +22,10 @@
 // that (for `delete limit` too), the same ruleset before and after, and, as ufw then leaves out
 // its rate-limiting chain's three rules, equality elsewhere without them. Once bpftables
 // accepts recent, both sides must agree on everything.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BPFTABLES_BIN, bpftablesMissing, link, must, normaliseSave, Ns, pings, type ClientImpl, type Run } from './clients/lib.ts';
+import { cleanupsAfterAll, BPFTABLES_BIN, bpftablesMissing, link, must, normaliseSave, Ns, pings, type ClientImpl, type Run } from './clients/lib.ts';
 
 const CI = process.env.CI === 'true';
 const UFW_ROOT = '/opt/bpftables-clients/ufw/root';
@@ -33,18 +33,9 @@ const missing = bpftablesMissing();
 const clientMissing = existsSync(join(UFW_ROOT, 'usr/sbin/ufw')) && existsSync(join(UFW_ROOT, 'etc/ufw/ufw.conf')) ? undefined : `ufw not unpacked under ${UFW_ROOT} (compat-tests/clients/setup.sh)`;
 if (CI && clientMissing) throw new Error(`clients-ufw: ${clientMissing}`);
 
-const cleanups: Array<() => void> = [];
 // Each namespace's teardown starts bpftables once (seconds on a loaded machine): more than
 // vitest's default 10 s hook timeout, which would leave namespaces behind.
-afterAll(() => {
-  for (const c of cleanups.reverse()) {
-    try {
-      c();
-    } catch {
-      // best effort
-    }
-  }
-}, 300_000);
+const cleanups = cleanupsAfterAll(300_000);
 
 /** A fresh ufw data dir (root-owned, not group/world-writable: ufw checks) under /run. */
 function dataDir(): string {

@@ -4,6 +4,7 @@
 //
 // Every namespace is named bpft-cli-<pid>-<n> and every address lives in 10.123.0.0/16 inside
 // those namespaces only; traffic never leaves them.
+import { afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,4 +125,23 @@ export function scratchDir(tag: string): string {
 
 export function removeDir(d: string): void {
   rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * Cleanup actions run after the file's tests, last registered first, each best effort (one
+ * failing does not stop the others). `timeoutMs`: the hook's own limit, for teardowns that
+ * start bpftables.
+ */
+export function cleanupsAfterAll(timeoutMs?: number): Array<() => void> {
+  const cleanups: Array<() => void> = [];
+  afterAll(() => {
+    for (const c of cleanups.reverse()) {
+      try {
+        c();
+      } catch {
+        // best effort
+      }
+    }
+  }, timeoutMs);
+  return cleanups;
 }

@@ -1,18 +1,12 @@
 // owner match, revision 1 (libxt_owner.c): socket owner of locally generated packets.
 import { parameterProblem } from '../../parser/errors.ts';
-import type { CompiledMatch } from '../../classifier/fields.ts';
+import type { CompiledMatch, OwnerCheck } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
 import { kernelInvalid, strtouiFull, x6Seen } from '../lib.ts';
 import { groupId, groupName, userId, userName } from '../users.ts';
 
-export interface OwnerData {
-  uid?: [number, number];
-  uidInv?: boolean;
-  gid?: [number, number];
-  gidInv?: boolean;
-  socket?: boolean;
-  socketInv?: boolean;
-  suppl?: boolean;
+/** The options as the datapath checks them (classifier/fields.ts), plus parse state. */
+export interface OwnerData extends OwnerCheck {
   seen?: string[];
 }
 
