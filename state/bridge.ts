@@ -101,7 +101,9 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
   if (creating) collectDeadNamespaces({ stateRoot: stateRoot(), pinRoot: `${bpffsRoot()}/bpftables`, self: namespaceKey() });
   const writes: Array<{ id: number; packets: bigint; bytes: bigint }> = [];
   for (const c of filter.chains) {
-    if (c.name in POLICY_SLOT) {
+    // A chain that does not count its policy is never read (beforeRead shows zero): its slot is
+    // written only once the chain starts counting.
+    if (c.name in POLICY_SLOT && policyCounted(c)) {
       const before = oldPolicies.get(c.name);
       if (creating || !before || !sameCounters(before, c.counters)) writes.push({ id: POLICY_SLOT[c.name], ...c.counters });
     }
