@@ -11,15 +11,29 @@ import { CLI_OPS, runCli, spawnOverheadMs } from './cli.ts';
 import { BENCH_DIR, bpftablesBuilt, destroyAll } from './lib/ns.ts';
 import { cliTable, notes, targetsLine, testrunTable, throughputTable, writeChart, writeMarkdown, type Results } from './lib/report.ts';
 import { runTestRun } from './testrun.ts';
-import { FW_IMPLS, runThroughput, type Hook } from './throughput.ts';
+import { FW_IMPLS, generatorKind, runThroughput, type FwImpl, type Hook } from './throughput.ts';
 
 type Part = 'cli' | 'throughput' | 'testrun';
 const PARTS: Part[] = ['cli', 'throughput', 'testrun'];
 
-function parseArgs(argv: string[]): { only: Part[]; quick: boolean; seconds?: number } {
+interface Args {
+  only: Part[];
+  quick: boolean;
+  seconds?: number;
+  /** Throughput subset (default: every size, hook and firewall). */
+  sizes?: number[];
+  hooks?: Hook[];
+  impls?: FwImpl[];
+}
+
+function parseArgs(argv: string[]): Args {
   let only = PARTS;
   let quick = false;
   let seconds: number | undefined;
+  let sizes: number[] | undefined;
+  let hooks: Hook[] | undefined;
+  let impls: FwImpl[] | undefined;
+  const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
@@ -28,12 +42,19 @@ function parseArgs(argv: string[]): { only: Part[]; quick: boolean; seconds?: nu
       only = (v ?? '').split(',').map((s) => s.trim()) as Part[];
       for (const p of only) if (!PARTS.includes(p)) throw new Error(`bench: unknown part "${p}" (parts: ${PARTS.join(', ')})`);
     } else if (a === '--seconds') seconds = Number(argv[++i]);
+    else if (a === '--sizes') sizes = list(argv[++i]).map(Number);
+    else if (a === '--hooks') hooks = list(argv[++i]) as Hook[];
+    else if (a === '--impls') {
+      impls = list(argv[++i]) as FwImpl[];
+      for (const x of impls) if (!FW_IMPLS.includes(x)) throw new Error(`bench: unknown firewall "${x}" (${FW_IMPLS.join(', ')})`);
+      if (!impls.includes('none')) impls.unshift('none');
+    }
     else if (a === '-h' || a === '--help') {
-      console.log('usage: npm run bench -- [--only cli,throughput,testrun] [--quick] [--seconds S]');
+      console.log('usage: npm run bench -- [--only cli,throughput,testrun] [--quick] [--seconds S] [--sizes 0,1000,...] [--hooks INPUT,FORWARD] [--impls none,bpftables,...]');
       process.exit(0);
     } else throw new Error(`bench: unknown option ${a}`);
   }
-  return { only, quick, seconds };
+  return { only, quick, seconds, sizes, hooks, impls };
 }
 
 async function main(): Promise<void> {
@@ -63,11 +84,13 @@ async function main(): Promise<void> {
   }
   if (opts.only.includes('throughput')) {
     const seconds = opts.seconds ?? (opts.quick ? 1 : 2);
-    const sizes = opts.quick ? [0, 1000, 10000] : [0, 1000, 10000, 100000];
+    const sizes = opts.sizes ?? (opts.quick ? [0, 1000, 10000] : [0, 1000, 10000, 100000]);
     log(`\n== Throughput: sender → DUT (→ sink), ${seconds} s per point, ratio to no firewall of the same run ==`);
-    const points = await runThroughput({ sizes, seconds, hooks: ['INPUT', 'FORWARD'], impls: FW_IMPLS, log });
-    res.throughput = { at: now(), quick: opts.quick, seconds, points };
-    for (const hook of ['INPUT', 'FORWARD'] as Hook[]) log('\n' + throughputTable(points, hook));
+    const hooks = opts.hooks ?? (['INPUT', 'FORWARD'] as Hook[]);
+    const points = await runThroughput({ sizes, seconds, hooks, impls: opts.impls ?? FW_IMPLS, log });
+    log(`  generator: ${generatorKind ?? 'none started'}`);
+    res.throughput = { at: now(), quick: opts.quick, seconds, generator: generatorKind, points };
+    for (const hook of hooks) log('\n' + throughputTable(points, hook));
     log(targetsLine(points));
     for (const n of notes(points)) log(`  note: ${n}`);
   }

@@ -10,7 +10,7 @@ export interface Results {
   machine: { kernel: string; cpus: number; cpu: string; node: string };
   bpftablesBuilt: boolean;
   cli?: { at: string; quick: boolean; spawnOverheadMs: number; points: CliPoint[] };
-  throughput?: { at: string; quick: boolean; seconds: number; points: ThroughputPoint[] };
+  throughput?: { at: string; quick: boolean; seconds: number; generator?: string; points: ThroughputPoint[] };
   testrun?: { at: string; quick: boolean; points: TestRunPoint[] };
 }
 
@@ -129,7 +129,7 @@ export function writeMarkdown(res: Results, file: string): void {
   if (res.throughput) {
     const tp = res.throughput.points;
     block(
-      `Throughput, pps at the sink and ratio to no firewall (${res.throughput.at}, ${res.throughput.seconds} s per point)`,
+      `Throughput, pps at the sink and ratio to no firewall (${res.throughput.at}, ${res.throughput.seconds} s per point${res.throughput.generator ? `, sender: ${res.throughput.generator}` : ""})`,
       (['INPUT', 'FORWARD'] as Hook[]).filter((h) => tp.some((p) => p.hook === h)).map((h) => throughputTable(tp, h)).join('\n\n'),
       [targetsLine(tp), ...notes(tp).map((n) => `note: ${n}`)],
     );
