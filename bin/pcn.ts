@@ -2,7 +2,7 @@
 //   pcn-iptables            → the iptables command itself (bin/main.ts maps the name; same syntax)
 //   pcn-iptables-init       → pcnIptablesInit():     empty ruleset (filter table, ACCEPT policies),
 //                                                    datapath loaded and attached at INPUT/FORWARD/OUTPUT
-//   pcn-iptables-init-xdp   → pcnIptablesInit({ xdp: true }): the same with the XDP fast path requested
+//   pcn-iptables-init-xdp   → pcnIptablesInit({ xdp: true }): the same plus the XDP fast path (bpf/xdp.bpf.c)
 //   pcn-iptables-clean      → pcnIptablesClean():    detach every program, remove every pin and the
 //                                                    stored ruleset of this network namespace
 // All act on the calling process's network namespace only (like iptables), under the xtables
@@ -25,9 +25,6 @@ export interface PcnOptions {
   warn?: (text: string) => void;
 }
 
-/** Message when the XDP fast path is requested but the loader has none. */
-export const XDP_UNAVAILABLE =
-  'pcn-iptables-init-xdp: the XDP fast path is not available in this build; filtering runs at the netfilter hooks (INPUT, FORWARD, OUTPUT) with the same verdicts\n';
 
 /** Policy counter slots of the filter table (DESIGN.md: INPUT=0, FORWARD=1, OUTPUT=2). */
 const POLICY_COUNTER_IDS = [0, 1, 2];
@@ -40,17 +37,24 @@ function defaultWarn(text: string): void {
 export async function pcnIptablesInit(opts: PcnOptions = {}): Promise<void> {
   const warn = opts.warn ?? defaultWarn;
   await acquireLock(-1, undefined, warn);
-  const [{ ensureDatapath }, { compileTable }] = await Promise.all([import('../bpf/loader/api.ts'), import('../classifier/compile.ts')]);
+  const [{ ensureDatapath }, { compileTable }, { xdpDrops }, { requestXdp }] = await Promise.all([
+    import('../bpf/loader/api.ts'),
+    import('../classifier/compile.ts'),
+    import('../classifier/xdp.ts'),
+    import('../state/bridge.ts'),
+  ]);
   const filter = emptyTable('filter');
   // Filtering starts on all three hooks, so the base chains exist and count their policies.
   for (const c of filter.chains) c.base = 'counted';
   const spec = compileTable(filter);
-  // bpf/loader's DatapathOptions has no XDP switch yet: say so rather than pretend. When it
-  // grows one, pass `{ xdp: true }` here and drop the notice.
-  if (opts.xdp) warn(XDP_UNAVAILABLE);
   const dp = ensureDatapath();
   try {
-    dp.commit(spec, POLICY_COUNTER_IDS.map((id) => ({ id, packets: 0n, bytes: 0n })));
+    // The XDP fast path (bpf/xdp.bpf.c) drops at the driver what the head of INPUT / FORWARD
+    // drops by source prefix; every later command keeps it (the request is in the state).
+    if (opts.xdp) dp.enableXdp();
+    else dp.disableXdp();
+    requestXdp(!!opts.xdp);
+    dp.commit(spec, POLICY_COUNTER_IDS.map((id) => ({ id, packets: 0n, bytes: 0n })), opts.xdp ? xdpDrops(filter) : undefined);
   } finally {
     dp.close();
   }

@@ -12,7 +12,10 @@
 import { bpffsRoot, ensureDatapath, netnsCookie, openDatapath, specIsTrivial } from '../bpf/loader/api.ts';
 import { collectDeadNamespaces } from './gc.ts';
 import { compileTable } from '../classifier/compile.ts';
-import { stateRoot } from './store.ts';
+import { stateDir, stateRoot } from './store.ts';
+import { xdpDrops } from '../classifier/xdp.ts';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { emptyTable, policyCounted, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
 
 /** Policy counter slots of the filter table's built-in chains (classifier/compile.ts). */
@@ -112,12 +115,38 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
       if (creating || !before || !sameCounters(before, r.counters)) writes.push({ id: r.id!, ...r.counters });
     }
   }
+  const wantXdp = xdpRequested();
   const dp = ensureDatapath();
   try {
-    dp.commit(spec, writes);
+    if (wantXdp && !dp.xdpEnabled()) {
+      try {
+        dp.enableXdp();
+      } catch (e) {
+        process.stderr.write(`bpftables: the XDP fast path could not be loaded (${(e as Error).message}); filtering continues at the netfilter hooks\n`);
+      }
+    }
+    dp.commit(spec, writes, wantXdp ? xdpDrops(filter) : undefined);
   } finally {
     dp.close();
   }
+}
+
+/**
+ * The XDP fast path (pcn-iptables-init-xdp) is a property of the namespace's state, so that it
+ * comes back when a datapath is recreated (a trivial ruleset detaches everything).
+ */
+const XDP_FLAG = 'xdp';
+
+export function xdpRequested(): boolean {
+  return existsSync(join(stateDir(), XDP_FLAG));
+}
+
+export function requestXdp(on: boolean): void {
+  const f = join(stateDir(), XDP_FLAG);
+  if (on) {
+    mkdirSync(stateDir(), { recursive: true });
+    writeFileSync(f, '');
+  } else rmSync(f, { force: true });
 }
 
 /** Called by `--bpftables-teardown` before the state directory is removed. */

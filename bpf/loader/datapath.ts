@@ -12,6 +12,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } fro
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TableSpec } from '../../classifier/spec.ts';
+import type { XdpDrop } from '../../classifier/xdp.ts';
+import { xdpCommit, xdpDisable, xdpEnable, xdpEnabled } from './xdp.ts';
 import { bpffsRoot, netnsCookie, pinDir } from './bpffs.ts';
 import { encodeSpec, recentNames, type Encoded } from './encode.ts';
 import * as L from './layout.ts';
@@ -439,9 +441,22 @@ export class Datapath {
    * Encodes spec into the inactive generation, writes the given counter slots (new rules,
    * -Z, -c), then flips the active generation.
    */
-  commit(spec: TableSpec, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = []): void {
+  commit(spec: TableSpec, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = [], xdp?: readonly XdpDrop[]): void {
     const enc = encodeSpec(spec, this.recentListIds(recentNames(spec)));
-    this.commitEncoded(enc, counterWrites);
+    this.commitEncoded(enc, counterWrites, xdp);
+  }
+
+  /** Loads the XDP fast path (bpf/xdp.bpf.c) into this datapath; its links come with the next commit. */
+  enableXdp(): void {
+    xdpEnable(this.dir, objectPath());
+  }
+
+  xdpEnabled(): boolean {
+    return xdpEnabled(this.dir);
+  }
+
+  disableXdp(): void {
+    xdpDisable(this.dir);
   }
 
   /** recentnm as name -> id (the all-zero key holds the last id given out, not a list). */
@@ -517,7 +532,7 @@ export class Datapath {
     for (const id of dropped) api.del(this.fd('recentls'), u32(id));
   }
 
-  commitEncoded(enc: Encoded, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = []): void {
+  commitEncoded(enc: Encoded, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = [], xdp: readonly XdpDrop[] = []): void {
     const slots = mapInfo(this.fd('counters')).maxEntries;
     const maxId = Math.max(enc.maxCounter, ...counterWrites.map((c) => c.id));
     if (maxId >= slots) throw new Error(`bpftables: counter id ${maxId} exceeds the datapath's ${slots} counter slots (recreate the datapath with a larger counterSlots)`);
@@ -556,6 +571,8 @@ export class Datapath {
     // REJECT replies need the tc programs on every interface before the REJECT rules go live;
     // without REJECT rules they come off after the flip.
     if (enc.hasReject) this.syncTc(true);
+    // The XDP fast path's head prefixes of generation g (no-op unless enabled).
+    xdpCommit(this.dir, g, xdp);
     const cfg = Buffer.alloc(L.CFG_SIZE);
     cfg.writeUInt32LE(g, 0);
     cfg.writeUInt32LE(enc.ctOn ? 1 : 0, 4);

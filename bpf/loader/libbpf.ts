@@ -94,6 +94,7 @@ export const api = {
   findMap: lib.func('bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)'),
   mapFd: lib.func('int bpf_map__fd(bpf_map *map)'),
   mapSetMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
+  mapReuseFd: lib.func('int bpf_map__reuse_fd(bpf_map *map, int fd)'),
   mapCreate: lib.func('int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, bpf_map_create_opts *opts)'),
   update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
   lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)'),
@@ -178,6 +179,23 @@ export const BPF_TCX_EGRESS = 47;
 export const ARPHRD_ETHER = 1;
 export const ARPHRD_LOOPBACK = 772;
 
+const BPF_XDP = 37;
+
+/** Raw BPF_LINK_CREATE for an XDP link (native mode where the driver has it, else generic). */
+export function xdpLinkCreate(progFd: number, ifindex: number): number {
+  const attr = Buffer.alloc(64);
+  attr.writeUInt32LE(progFd, 0);
+  attr.writeUInt32LE(ifindex, 4); // target_ifindex
+  attr.writeUInt32LE(BPF_XDP, 8);
+  attr.writeUInt32LE(0, 12); // flags: the kernel picks driver mode when it can
+  const fd = Number(api.syscall(SYS_bpf, 'int', BPF_LINK_CREATE, 'void *', attr, 'uint', 64));
+  if (fd < 0) {
+    const e = errno();
+    throw new KernelError(`attaching the XDP link (ifindex ${ifindex})`, e, e === 16 ? 'another XDP program is attached to this interface' : hintFor(e));
+  }
+  return fd;
+}
+
 /** Raw BPF_LINK_CREATE for a tcx link (libbpf 1.1 predates tcx). Returns the link fd. */
 export function tcxLinkCreate(progFd: number, ifindex: number, attachType: number): number {
   const attr = Buffer.alloc(64);
@@ -198,9 +216,9 @@ const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)')
 const SIOCGIFHWADDR = 0x8927;
 
 /** Interfaces of the calling thread's network namespace: name, ifindex, ARPHRD type. */
-export function listInterfaces(): Array<{ name: string; index: number; type: number }> {
+export function listInterfaces(): Array<{ name: string; index: number; type: number; mac: Buffer }> {
   const text = readFileSync('/proc/thread-self/net/dev', 'utf8');
-  const out: Array<{ name: string; index: number; type: number }> = [];
+  const out: Array<{ name: string; index: number; type: number; mac: Buffer }> = [];
   const sock = api.socket(2, 2 | 0x80000, 0) as number; // AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
   if (sock < 0) throw new KernelError('opening a socket to list interfaces', errno());
   try {
@@ -213,7 +231,7 @@ export function listInterfaces(): Array<{ name: string; index: number; type: num
       const req = new Uint8Array(40);
       Buffer.from(name, 'latin1').copy(req, 0, 0, 15);
       if ((ioctl(sock, SIOCGIFHWADDR, req) as number) < 0) continue;
-      out.push({ name, index, type: req[16] | (req[17] << 8) });
+      out.push({ name, index, type: req[16] | (req[17] << 8), mac: Buffer.from(req.subarray(18, 24)) });
     }
   } finally {
     api.close(sock);
