@@ -41,6 +41,17 @@ describe('collectDeadNamespaces', () => {
     }
   });
 
+  it('removes lock files left without a state directory once their recorded namespace is dead', () => {
+    const t = layout({ '31': '960' });
+    writeFileSync(join(t.stateRoot, '32.lock'), '961\n'); // torn down, namespace dead
+    writeFileSync(join(t.stateRoot, '33.lock'), '962\n'); // torn down, namespace alive
+    writeFileSync(join(t.stateRoot, '34.lock'), ''); // unstamped (older build): kept
+    writeFileSync(join(t.stateRoot, '35.lock'), '963\n'); // self
+    collectDeadNamespaces({ ...t, self: '35' }, new Set(['960', '962']));
+    expect(existsSync(join(t.stateRoot, '32.lock'))).toBe(false);
+    for (const keep of ['31', '33', '34', '35']) expect(existsSync(join(t.stateRoot, `${keep}.lock`))).toBe(true);
+  });
+
   it('collects nothing when the holders could not all be seen', () => {
     const t = layout({ '21': '950' });
     expect(collectDeadNamespaces({ ...t, self: '1' }, null)).toEqual([]);

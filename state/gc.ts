@@ -131,5 +131,21 @@ export function collectDeadNamespaces(target: GcTarget, live: Set<string> | null
     rmSync(join(target.stateRoot, `${name}.lock`), { force: true });
     dead.push(name);
   }
+  // Lock files whose state directory is already gone (--bpftables-teardown, pcn-iptables-clean):
+  // the file records its namespace's inode (state/lock.ts); a dead namespace has no process
+  // that could hold or wait for the lock.
+  const present = new Set(names);
+  for (const name of names) {
+    const m = /^(\d+)\.lock$/.exec(name);
+    if (!m || m[1] === target.self || present.has(m[1]!)) continue;
+    let ino: string;
+    try {
+      ino = readFileSync(join(target.stateRoot, name), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (!/^\d+$/.test(ino) || live.has(ino)) continue;
+    rmSync(join(target.stateRoot, name), { force: true });
+  }
   return dead;
 }
