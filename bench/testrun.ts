@@ -13,10 +13,11 @@ import { benchObject } from './lib/bpfobj.ts';
 import { ATTACH_NETFILTER, BpfObject, PROG_TYPE_NETFILTER, testRun } from './lib/libbpf.ts';
 import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, nsExec, ROOT, sleep, tempDir } from './lib/ns.ts';
 import { udpFrame } from './lib/packet.ts';
-import { throughputRestore } from './lib/rulesets.ts';
+import { fiveFieldRestore, throughputRestore } from './lib/rulesets.ts';
 
 export interface TestRunPoint {
-  prog: 'empty' | 'bpftables';
+  /** bpftables: 3 fields per rule (-s -p --dport); bpftables-5f: 5 (-s -d -p --sport --dport). */
+  prog: 'empty' | 'bpftables' | 'bpftables-5f';
   rules: number;
   nsPerPacket: number | null;
   /** The program's verdict for the frame (NF_ACCEPT = 1). */
@@ -57,11 +58,11 @@ export async function runTestRun(sizes: number[], log: (s: string) => void): Pro
   const tmp = tempDir();
   const dir = tmp.dir;
   try {
-    for (const n of sizes) {
+    for (const [n, prog] of sizes.flatMap((n) => (['bpftables', 'bpftables-5f'] as const).map((p) => [n, p] as const))) {
       await sleep(0); // lets a SIGINT/SIGTERM handler run between sizes
-      const p: TestRunPoint = { prog: 'bpftables', rules: n, nsPerPacket: null };
+      const p: TestRunPoint = { prog, rules: n, nsPerPacket: null };
       points.push(p);
-      const failed = points.find((q) => q.prog === 'bpftables' && q.note?.startsWith('iptables-restore exited'));
+      const failed = points.find((q) => q.prog === prog && q.note?.startsWith('iptables-restore exited'));
       if (!bpftablesBuilt()) {
         p.note = 'not built (dist/bin/iptables-restore missing)';
       } else if (failed) {
@@ -70,8 +71,9 @@ export async function runTestRun(sizes: number[], log: (s: string) => void): Pro
       } else {
         const ns = createNs(`bpft-bench-tr-${process.pid}`);
         try {
-          const file = join(dir, `tr-${n}.rules`);
-          writeFileSync(file, throughputRestore(n, { chain: 'INPUT', srcIp: '10.203.1.2', dstPort: 9 }));
+          const file = join(dir, `tr-${prog}-${n}.rules`);
+          const m = { chain: 'INPUT' as const, srcIp: '10.203.1.2', dstPort: 9 };
+          writeFileSync(file, prog === 'bpftables' ? throughputRestore(n, m) : fiveFieldRestore(n, { ...m, dstIp: '10.203.1.1', srcPort: 40000 }));
           const r = nsExec(ns, [join(DIST_BIN, 'iptables-restore'), file], { timeout: 300_000 });
           if (r.code !== 0) throw new Error(`iptables-restore exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
           const c = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(BENCH_DIR, 'testrun-child.ts'), FRAME.subarray(14).toString('hex'), String(REPEAT), String(ROUNDS)], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
@@ -86,7 +88,7 @@ export async function runTestRun(sizes: number[], log: (s: string) => void): Pro
           deleteNs(ns);
         }
       }
-      log(`  bpftables ${String(n).padStart(6)} rules: ${p.nsPerPacket === null ? `n/a (${p.note})` : `${p.nsPerPacket} ns/packet${p.note ? ` (${p.note})` : ''}`}`);
+      log(`  ${prog.padEnd(12)} ${String(n).padStart(6)} rules: ${p.nsPerPacket === null ? `n/a (${p.note})` : `${p.nsPerPacket} ns/packet${p.note ? ` (${p.note})` : ''}`}`);
     }
   } finally {
     tmp.remove();

@@ -78,6 +78,22 @@ export function throughputRestore(n: number, m: MatchSpec): string {
   return lines.join('\n');
 }
 
+/**
+ * Five constrained fields per rule (-s -d -p --sport --dport), every decoy with its own values
+ * in each, and only the last rule matching the bench packet (srcIp:40000 → dstIp:dstPort).
+ */
+export function fiveFieldRestore(n: number, m: MatchSpec & { dstIp: string; srcPort: number }): string {
+  const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]'];
+  for (let i = 0; i < n - 1; i++) {
+    const d = (10 << 24) + (205 << 16) + 1 + i;
+    const dst = `${(d >>> 24) & 0xff}.${(d >>> 16) & 0xff}.${(d >>> 8) & 0xff}.${d & 0xff}`;
+    lines.push(`-A ${m.chain} -s ${decoySource(i)}/32 -d ${dst}/32 -p ${i % 2 ? 'tcp' : 'udp'} -m ${i % 2 ? 'tcp' : 'udp'} --sport ${1024 + ((i * 7) % 60000)} --dport ${1024 + (i % 60000)} -j DROP`);
+  }
+  if (n > 0) lines.push(`-A ${m.chain} -s ${m.srcIp}/32 -d ${m.dstIp}/32 -p udp -m udp --sport ${m.srcPort} --dport ${m.dstPort} -j ACCEPT`);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
 /** The same policy for nftables, with the n-1 decoys in one concatenated set (reference only). */
 export function throughputNft(n: number, m: MatchSpec): string {
   const hook = m.chain === 'INPUT' ? 'input' : 'forward';
