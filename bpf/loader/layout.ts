@@ -84,6 +84,16 @@ export const NEED_MAC = 1;
 export const NEED_OWNER = 2;
 export const NEED_SUPPL = 4;
 export const NEED_CT = 8;
+/** Header matches (bpf/headers.h; residual kinds 30..40, need bits from 24). */
+export const R_SCTP = 30;
+export const R_SPI = 31;
+export const R_TCPOPT = 32;
+export const R_CPU = 33;
+export const NEED_HDR = 1 << 24;
+/** R_SCTP's field: xt_sctp's SCTP_CHUNK_MATCH_*. */
+export const SCTP_MATCH_TYPE = { any: 1, all: 2, only: 4 } as const;
+/** Chunk types whose flags the program records (bpf/bpftables.h HDR_FLTYPES). */
+export const HDR_FLTYPES = 24;
 /** R_OWNER's option bits (xt_owner's XT_OWNER_*). */
 export const OWNER_UID = 1;
 export const OWNER_GID = 2;

@@ -122,7 +122,9 @@ export const tcpmss: MatchModule<TcpmssData> = {
   },
   print: (d) => `tcpmss match ${d.invert ? '!' : ''}${d.min === d.max ? d.min : `${d.min}:${d.max}`}`,
   save: (d) => `${d.invert ? '! ' : ''}--mss ${d.min === d.max ? d.min : `${d.min}:${d.max}`}`,
-  compile: no('tcpmss: the datapath does not parse TCP options'),
+  // xt_tcpmss: any packet of the rule's -p tcp, fragments included (the kernel reads what follows
+  // the IP header); a short header or truncated options hotdrop.
+  compile: (d) => ({ residual: [{ kind: 'tcpmss', lo: d.min, hi: d.max, invert: !!d.invert }] }),
 };
 
 export interface ConnmarkData {

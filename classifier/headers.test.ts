@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { headerCheck, sctpChunks, tcpOptions } from './headers.ts';
+import type { SctpChunksCheck } from './fields.ts';
+
+const sctp = (...chunks: Array<[number, number, number]>): Uint8Array =>
+  Uint8Array.from([0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, ...chunks.flatMap(([t, f, len]) => [t, f, len >> 8, len & 255, ...Array(Math.max(0, ((len + 3) & ~3) - 4)).fill(0)])]);
+const check = (type: SctpChunksCheck['type'], map: number[], flags: SctpChunksCheck['flags'] = []): SctpChunksCheck => ({ kind: 'sctpchunks', type, map, flags, invert: false });
+
+describe('sctp chunk walk (xt_sctp match_packet)', () => {
+  it('any / all / only over the chunk types, with flag_info', () => {
+    const p = sctp([0, 3, 16], [3, 0, 4]);
+    expect(sctpChunks(check('any', [1, 3]), p)).toBe(true);
+    expect(sctpChunks(check('all', [0, 3]), p)).toBe(true);
+    expect(sctpChunks(check('all', [0, 1]), p)).toBe(false);
+    expect(sctpChunks(check('only', [0, 3]), p)).toBe(true);
+    expect(sctpChunks(check('only', [0]), p)).toBe(false);
+    expect(sctpChunks(check('any', [0], [{ chunktype: 0, flag: 0, mask: 1 }]), p)).toBe(false);
+    expect(sctpChunks(check('only', [0, 3], [{ chunktype: 0, flag: 3, mask: 3 }]), p)).toBe(true);
+  });
+  it('hotdrops at a zero-length or unreadable chunk unless an earlier chunk decided', () => {
+    expect(sctpChunks(check('any', [0]), sctp([0, 0, 4], [1, 0, 0]))).toBe(true);
+    expect(sctpChunks(check('any', [1]), sctp([0, 0, 4], [1, 0, 0]))).toBe('hotdrop');
+    expect(sctpChunks(check('only', [1]), sctp([0, 0, 4], [1, 0, 0]))).toBe(false);
+    expect(sctpChunks(check('all', [0]), sctp([0, 0, 4], [1, 0, 0]))).toBe('hotdrop');
+    expect(sctpChunks(check('all', []), sctp())).toBe('hotdrop'); // no chunk at all
+    expect(sctpChunks(check('any', [0]), sctp([0, 0, 4]).subarray(0, 14))).toBe('hotdrop');
+    expect(sctpChunks(check('any', [0]), new Uint8Array(11))).toBe('hotdrop');
+  });
+});
+
+describe('tcp options (tcp_find_option, xt_tcpmss)', () => {
+  const tcp = (doff: number, opts: number[], len = 20 + opts.length): Uint8Array => {
+    const b = new Uint8Array(len);
+    b[12] = doff << 4;
+    b.set(opts.slice(0, len - 20), 20);
+    return b;
+  };
+  it('walks kinds 0 / 1 one byte, others by length (0 steps 1), first MSS of length 4', () => {
+    const t = tcpOptions(tcp(8, [1, 1, 3, 3, 7, 2, 4, 5, 180, 0, 0, 0]));
+    expect(t).toEqual({ kinds: new Set([1, 3, 2, 0]), mss: 1460, optlen: 12 });
+    expect(tcpOptions(tcp(6, [2, 3, 5, 180]))).toEqual({ kinds: new Set([2, 180]), mss: undefined, optlen: 4 });
+  });
+  it('hotdrops a short header, doff < 5 and truncated options', () => {
+    expect(tcpOptions(new Uint8Array(19))).toBe('hotdrop');
+    expect(tcpOptions(tcp(4, []))).toBe('hotdrop');
+    expect(tcpOptions(tcp(7, [1, 1, 1, 1, 1, 1, 1, 1], 24))).toBe('hotdrop');
+  });
+  it('no options: --tcp-option and tcpmss do not match (before `!`)', () => {
+    expect(headerCheck({ kind: 'tcpoption', option: 2, invert: true }, tcp(5, []), 0)).toBe(false);
+    expect(headerCheck({ kind: 'tcpmss', lo: 0, hi: 65535, invert: false }, tcp(5, []), 0)).toBe(false);
+  });
+});
+
+describe('IPsec SPIs', () => {
+  it('esp 8, ah 12, ipcomp 4 bytes; the CPI is 16 bits', () => {
+    expect(headerCheck({ kind: 'spi', proto: 'esp', lo: 5, hi: 5, invert: false }, Uint8Array.from([0, 0, 0, 5, 0, 0, 0, 0]), 0)).toBe(true);
+    expect(headerCheck({ kind: 'spi', proto: 'esp', lo: 5, hi: 5, invert: false }, Uint8Array.from([0, 0, 0, 5, 0, 0, 0]), 0)).toBe('hotdrop');
+    expect(headerCheck({ kind: 'spi', proto: 'ah', lo: 7, hi: 7, invert: false }, Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0]), 0)).toBe(true);
+    expect(headerCheck({ kind: 'spi', proto: 'ah', lo: 7, hi: 7, invert: false }, Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 7]), 0)).toBe('hotdrop');
+    expect(headerCheck({ kind: 'spi', proto: 'ipcomp', lo: 0x102, hi: 0x102, invert: false }, Uint8Array.from([0, 0, 1, 2]), 0)).toBe(true);
+  });
+});

@@ -1,0 +1,110 @@
+// The kernel's header matches over the packet's bytes (PacketKey.l4: from the transport header
+// to skb->len), line by line as net/netfilter does them, for the reference matcher and the
+// datapath model (lookup.ts). Each answers the match's result BEFORE its `!`, or 'hotdrop'
+// where the kernel sets par->hotdrop (nft_compat then drops the packet at once: NF_DROP, the
+// rule uncounted, whatever the inversion). bpf/headers.h computes the same from a per-packet
+// summary; compat-tests/datapath-headers.test.ts holds both against iptables-nft.
+//
+// Fragments: xt_sctp / xt_esp / ipt_ah / xt_ipcomp and the tcp match answer false for a
+// non-first fragment before reading anything; their modules constrain the proto key to the
+// unfragmented protocol, so these checks never see one. xt_tcpmss has no such test: it parses
+// whatever follows the IP header of any packet.
+import type { ResidualCheck } from './fields.ts';
+
+export type HeaderResult = boolean | 'hotdrop';
+
+const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+
+/** xt_sctp.c match_packet(): walk the chunks after the 12-byte common header. */
+export function sctpChunks(c: Extract<ResidualCheck, { kind: 'sctpchunks' }>, l4: Uint8Array): HeaderResult {
+  // sctp_mt(): the common header must be readable.
+  if (l4.length < 12) return 'hotdrop';
+  const inMap = new Set(c.map);
+  const matchFlags = (type: number, flags: number): boolean => {
+    for (const f of c.flags) if (f.chunktype === type) return (flags & f.mask) === f.flag;
+    return true;
+  };
+  const copy = new Set(c.map);
+  let off = 12;
+  do {
+    if (off + 4 > l4.length) return 'hotdrop';
+    const type = l4[off]!;
+    const flags = l4[off + 1]!;
+    const len = be16(l4, off + 2);
+    if (len === 0) return 'hotdrop';
+    off += (len + 3) & ~3;
+    if (inMap.has(type)) {
+      if (c.type === 'any') {
+        if (matchFlags(type, flags)) return true;
+      } else if (c.type === 'all') {
+        if (matchFlags(type, flags)) copy.delete(type);
+      } else if (!matchFlags(type, flags)) return false;
+    } else if (c.type === 'only') return false;
+  } while (off < l4.length);
+  return c.type === 'all' ? copy.size === 0 : c.type === 'only';
+}
+
+/** esp_mt / ah_mt / comp_mt: the SPI of an 8 / 12 / 4-byte header (ipcomp: the 16-bit CPI). */
+export function spiOf(proto: 'esp' | 'ah' | 'ipcomp', l4: Uint8Array): number | 'hotdrop' {
+  if (proto === 'esp') return l4.length < 8 ? 'hotdrop' : be32(l4, 0);
+  if (proto === 'ah') return l4.length < 12 ? 'hotdrop' : be32(l4, 4);
+  return l4.length < 4 ? 'hotdrop' : be16(l4, 2);
+}
+
+/**
+ * The TCP options of the header at l4[0]: the option kinds tcp_find_option() visits and the first
+ * well-formed MSS (xt_tcpmss), or 'hotdrop' (header unreadable, doff < 5, options truncated).
+ * Both walks step alike: kinds 0 and 1 are one byte, others their length byte (0 counts as 1).
+ */
+export function tcpOptions(l4: Uint8Array): { kinds: Set<number>; mss?: number; optlen: number } | 'hotdrop' {
+  if (l4.length < 20) return 'hotdrop';
+  const doff = l4[12]! >> 4;
+  if (doff * 4 < 20) return 'hotdrop';
+  const optlen = doff * 4 - 20;
+  const kinds = new Set<number>();
+  if (optlen === 0) return { kinds, optlen };
+  if (20 + optlen > l4.length) return 'hotdrop';
+  const op = l4.subarray(20, 20 + optlen);
+  let mss: number | undefined;
+  for (let i = 0; i < optlen; ) {
+    kinds.add(op[i]!);
+    if (mss === undefined && op[i] === 2 && optlen - i >= 4 && op[i + 1] === 4) mss = (op[i + 2]! << 8) | op[i + 3]!;
+    // op[i + 1] past the options (i = optlen - 1) only sets the step, and any step ends the walk.
+    if (op[i]! < 2) i++;
+    else i += op[i + 1] || 1;
+  }
+  return { kinds, mss, optlen };
+}
+
+/** The result before `invert` of a header check (sctpchunks, spi, tcpoption, tcpmss, cpu). */
+export function headerCheck(c: ResidualCheck, l4: Uint8Array | undefined, cpu: number | undefined): HeaderResult {
+  const b = l4 ?? new Uint8Array(0);
+  switch (c.kind) {
+    case 'sctpchunks':
+      return sctpChunks(c, b);
+    case 'spi': {
+      const v = spiOf(c.proto, b);
+      return v === 'hotdrop' ? v : v >= c.lo && v <= c.hi;
+    }
+    case 'tcpoption': {
+      const t = tcpOptions(b);
+      if (t === 'hotdrop') return t;
+      // tcp_find_option(): no options → `invert` (false before the inversion).
+      return t.kinds.has(c.option);
+    }
+    case 'tcpmss': {
+      const t = tcpOptions(b);
+      if (t === 'hotdrop') return t;
+      return t.mss !== undefined && t.mss >= c.lo && t.mss <= c.hi;
+    }
+    case 'cpu':
+      return (cpu ?? 0) === c.cpu;
+    default:
+      throw new Error(`headerCheck: ${c.kind} is not a header check`);
+  }
+}
+
+export function isHeaderCheck(c: ResidualCheck): boolean {
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu';
+}
