@@ -584,6 +584,9 @@ static long res_step(__u32 i, struct res_ctx *c)
 	case R_CPU:
 		m = bpf_get_smp_processor_id() == e->x;
 		break;
+	case R_TIME:
+		m = bpftables_time(x, e);
+		break;
 	case R_NTH: {
 		/* xt_statistic: count starts at `packet`; nval = count == every-1 ? 0 : count+1. */
 		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
@@ -1117,6 +1120,10 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 		content_prep(kskb, x, needs);
 	if (needs & NEED_HDR)
 		hdr_prep(skb, x);
+	if (needs & NEED_TIME) {
+		x->h.tai_off = m->tai_off;
+		x->h.tz_west = m->tz_west;
+	}
 	__u32 present = m->present;
 	x->present = present;
 	x->nsum = m->nsum;

@@ -72,6 +72,8 @@
 #define R_SPI 31    /* esp / ah / ipcomp: x = lo, y = hi */
 #define R_TCPOPT 32 /* field 0: tcp --tcp-option x; field 1: tcpmss --mss [x, y] */
 #define R_CPU 33    /* x = cpu */
+#define R_TIME 34   /* field = weekdays, mask = monthdays, x = date start | stop << 32,
+                     * y = day start | day stop << 17 | kerneltz << 34 | contiguous << 35 */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -112,6 +114,10 @@ struct meta {
 	 * start address (host order) << 32 | pool offset of the class vector. */
 	__u32 aoff[2];
 	__u32 an[2];
+	/* headers.h (time match): realtime = TAI - tai_off; the kernel's sys_tz minutes west.
+	 * Written by the loader at each commit (adjtimex, gettimeofday). */
+	__s32 tai_off;
+	__s32 tz_west;
 };
 
 struct rule_ent {
@@ -311,6 +317,8 @@ struct hdr_info {
 	__u32 wrong;
 	__u32 allflags;
 	__u32 key;
+	__s32 tai_off;    /* the generation's meta.tai_off / tz_west (NEED_TIME) */
+	__s32 tz_west;
 	__u8 obuf[64];     /* TCP options (at most 40 bytes; indices masked with 63) */
 };
 

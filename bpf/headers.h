@@ -25,6 +25,7 @@
  */
 
 #define NEED_HDR (1u << 24)
+#define NEED_TIME (1u << 25)
 #define SCTP_ANY 1
 #define SCTP_ALL 2
 #define SCTP_ONLY 4
@@ -231,4 +232,57 @@ __noinline int bpftables_sctp(struct scratch *x, __u32 idx)
 	if (extra || h->wrong)
 		return 0;
 	return bad ? 2 : 1;
+}
+
+/* R_TIME: time_mt() of xt_time at the real time, taken as bpf_ktime_get_tai_ns() minus the TAI
+ * offset the loader read at the commit (TAI follows clock steps with the real-time clock; only a
+ * change of the TAI offset itself, e.g. a leap-second table loaded by an NTP daemon after the
+ * commit, shifts it until the next commit). --kerneltz subtracts sys_tz (also read at the commit).
+ * A global function: verified once, scalars only (the tc stack budget). */
+__noinline int bpftables_time(struct scratch *x, struct res_ent *e)
+{
+	if (!x || !e)
+		return 0;
+	__s64 stamp = (__s64)(bpf_ktime_get_tai_ns() / 1000000000ULL) - x->h.tai_off;
+	__u64 y = e->y;
+	if ((y >> 34) & 1)
+		stamp -= 60 * (__s64)x->h.tz_west;
+	if (stamp < (__s64)(__u32)e->x || stamp > (__s64)(e->x >> 32))
+		return 0;
+	__u64 st = (__u64)stamp;
+	__u32 ptime = st % 86400;
+	__u32 ds = y & 0x1ffff, dd = (y >> 17) & 0x1ffff;
+	if (ds < dd) {
+		if (ptime < ds || ptime > dd)
+			return 0;
+	} else {
+		if (ptime < ds && ptime > dd)
+			return 0;
+		if (((y >> 35) & 1) && ptime <= dd)
+			st -= 86400;
+	}
+	__u32 dse = st / 86400;
+	__u32 wd = (4 + dse - 1) % 7 + 1;
+	if (!((e->field >> wd) & 1))
+		return 0;
+	if (e->mask == 0xfffffffe)
+		return 1;
+	/* localtime_3(): days_since_epoch[] ends at 2039 (day 25202): later days count as 2039's. */
+	__u32 md;
+	if (dse >= 25202) {
+		__u32 w = dse - 25202;
+		__u32 b = w >= 334 ? 334 : w >= 304 ? 304 : w >= 273 ? 273 : w >= 243 ? 243 : w >= 212 ? 212 : w >= 181 ? 181 :
+			  w >= 151 ? 151 : w >= 120 ? 120 : w >= 90 ? 90 : w >= 59 ? 59 : w >= 31 ? 31 : 0;
+		md = w - b + 1;
+	} else {
+		/* civil_from_days (proleptic Gregorian), exact for 1970..2039 */
+		__u32 z = dse + 719468;
+		__u32 era = z / 146097;
+		__u32 doe = z - era * 146097;
+		__u32 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+		__u32 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+		__u32 mp = (5 * doy + 2) / 153;
+		md = doy - (153 * mp + 2) / 5 + 1;
+	}
+	return (e->mask >> (md & 31)) & 1;
 }

@@ -134,7 +134,25 @@ export type ResidualCheck =
   | { kind: 'spi'; proto: 'esp' | 'ah' | 'ipcomp'; lo: number; hi: number; invert: boolean }
   | { kind: 'tcpoption'; option: number; invert: boolean }
   | { kind: 'tcpmss'; lo: number; hi: number; invert: boolean }
-  | { kind: 'cpu'; cpu: number; invert: boolean };
+  | { kind: 'cpu'; cpu: number; invert: boolean }
+  | TimeCheck;
+
+/** xt_time's xt_time_info (seconds since the epoch, seconds of the day, bit masks). */
+export interface TimeCheck {
+  kind: 'time';
+  dateStart: number;
+  dateStop: number;
+  dayStart: number;
+  dayStop: number;
+  /** Bits 1..7: Monday..Sunday. */
+  weekdays: number;
+  /** Bits 1..31. */
+  monthdays: number;
+  /** --kerneltz: shift by the kernel's sys_tz minutes west. */
+  kerneltz: boolean;
+  contiguous: boolean;
+  invert: false;
+}
 
 /**
  * Header checks that read the packet past the ports (classifier/headers.ts holds their kernel
@@ -305,4 +323,7 @@ export interface PacketKey {
   l4?: Uint8Array;
   /** The processing CPU (cpu match); absent: 0. */
   cpu?: number;
+  /** Real time when the packet is classified (seconds since the epoch) and the kernel's sys_tz
+   * minutes west (time match); absent: 0 and 0. */
+  now?: { sec: number; tzMinutesWest: number };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headerCheck, sctpChunks, tcpOptions } from './headers.ts';
+import { headerCheck, sctpChunks, tcpOptions, timeMatch, xtMonthday } from './headers.ts';
 import type { SctpChunksCheck } from './fields.ts';
 
 const sctp = (...chunks: Array<[number, number, number]>): Uint8Array =>
@@ -46,17 +46,47 @@ describe('tcp options (tcp_find_option, xt_tcpmss)', () => {
     expect(tcpOptions(tcp(7, [1, 1, 1, 1, 1, 1, 1, 1], 24))).toBe('hotdrop');
   });
   it('no options: --tcp-option and tcpmss do not match (before `!`)', () => {
-    expect(headerCheck({ kind: 'tcpoption', option: 2, invert: true }, tcp(5, []), 0)).toBe(false);
-    expect(headerCheck({ kind: 'tcpmss', lo: 0, hi: 65535, invert: false }, tcp(5, []), 0)).toBe(false);
+    expect(headerCheck({ kind: 'tcpoption', option: 2, invert: true }, { l4: tcp(5, []) })).toBe(false);
+    expect(headerCheck({ kind: 'tcpmss', lo: 0, hi: 65535, invert: false }, { l4: tcp(5, []) })).toBe(false);
   });
 });
 
 describe('IPsec SPIs', () => {
   it('esp 8, ah 12, ipcomp 4 bytes; the CPI is 16 bits', () => {
-    expect(headerCheck({ kind: 'spi', proto: 'esp', lo: 5, hi: 5, invert: false }, Uint8Array.from([0, 0, 0, 5, 0, 0, 0, 0]), 0)).toBe(true);
-    expect(headerCheck({ kind: 'spi', proto: 'esp', lo: 5, hi: 5, invert: false }, Uint8Array.from([0, 0, 0, 5, 0, 0, 0]), 0)).toBe('hotdrop');
-    expect(headerCheck({ kind: 'spi', proto: 'ah', lo: 7, hi: 7, invert: false }, Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0]), 0)).toBe(true);
-    expect(headerCheck({ kind: 'spi', proto: 'ah', lo: 7, hi: 7, invert: false }, Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 7]), 0)).toBe('hotdrop');
-    expect(headerCheck({ kind: 'spi', proto: 'ipcomp', lo: 0x102, hi: 0x102, invert: false }, Uint8Array.from([0, 0, 1, 2]), 0)).toBe(true);
+    expect(headerCheck({ kind: 'spi', proto: 'esp', lo: 5, hi: 5, invert: false }, { l4: Uint8Array.from([0, 0, 0, 5, 0, 0, 0, 0]) })).toBe(true);
+    expect(headerCheck({ kind: 'spi', proto: 'esp', lo: 5, hi: 5, invert: false }, { l4: Uint8Array.from([0, 0, 0, 5, 0, 0, 0]) })).toBe('hotdrop');
+    expect(headerCheck({ kind: 'spi', proto: 'ah', lo: 7, hi: 7, invert: false }, { l4: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0]) })).toBe(true);
+    expect(headerCheck({ kind: 'spi', proto: 'ah', lo: 7, hi: 7, invert: false }, { l4: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 7]) })).toBe('hotdrop');
+    expect(headerCheck({ kind: 'spi', proto: 'ipcomp', lo: 0x102, hi: 0x102, invert: false }, { l4: Uint8Array.from([0, 0, 1, 2]) })).toBe(true);
+  });
+});
+
+describe('time (xt_time time_mt)', () => {
+  const base = { kind: 'time' as const, dateStart: 0, dateStop: 2147483647, dayStart: 0, dayStop: 86399, weekdays: 0xfe, monthdays: 0xfffffffe, kerneltz: false, contiguous: false, invert: false as const };
+  // 2026-12-07 (a Monday) 23:30:00 UTC
+  const mon2330 = Date.UTC(2026, 11, 7, 23, 30, 0) / 1000;
+  it('daytime ranges, wrapping past midnight, --contiguous moving the day back', () => {
+    expect(timeMatch({ ...base, dayStart: 23 * 3600, dayStop: 3600 }, mon2330, 0)).toBe(true);
+    expect(timeMatch({ ...base, dayStart: 3600, dayStop: 2 * 3600 }, mon2330, 0)).toBe(false);
+    // Tuesday 00:30 in a Mon 23:00-01:00 window: without --contiguous the weekday is Tuesday's.
+    const tue0030 = mon2330 + 3600;
+    const monOnly = { ...base, dayStart: 23 * 3600, dayStop: 3600, weekdays: 1 << 1 };
+    expect(timeMatch(monOnly, tue0030, 0)).toBe(false);
+    expect(timeMatch({ ...monOnly, contiguous: true }, tue0030, 0)).toBe(true);
+  });
+  it('weekdays, monthdays, dates and --kerneltz', () => {
+    expect(timeMatch({ ...base, weekdays: 1 << 1 }, mon2330, 0)).toBe(true);
+    expect(timeMatch({ ...base, weekdays: 1 << 2 }, mon2330, 0)).toBe(false);
+    expect(timeMatch({ ...base, monthdays: 1 << 7 }, mon2330, 0)).toBe(true);
+    expect(timeMatch({ ...base, monthdays: 1 << 8 }, mon2330, 0)).toBe(false);
+    expect(timeMatch({ ...base, dateStop: mon2330 - 1 }, mon2330, 0)).toBe(false);
+    // kerneltz 60 minutes east (west = -60): 00:30 Tuesday the 8th locally.
+    expect(timeMatch({ ...base, kerneltz: true, monthdays: 1 << 8, weekdays: 1 << 2 }, mon2330, -60)).toBe(true);
+    expect(timeMatch({ ...base, kerneltz: false, monthdays: 1 << 8 }, mon2330, -60)).toBe(false);
+  });
+  it('monthdays after 2039 count as 2039 days, as the kernel table does', () => {
+    expect(xtMonthday(Date.UTC(2039, 11, 31) / 86400000)).toBe(31);
+    expect(xtMonthday(Date.UTC(2040, 0, 1) / 86400000)).toBe(32);
+    expect(xtMonthday(Date.UTC(2000, 1, 29) / 86400000)).toBe(29);
   });
 });

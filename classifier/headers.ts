@@ -9,7 +9,7 @@
 // non-first fragment before reading anything; their modules constrain the proto key to the
 // unfragmented protocol, so these checks never see one. xt_tcpmss has no such test: it parses
 // whatever follows the IP header of any packet.
-import type { ResidualCheck } from './fields.ts';
+import type { PacketKey, ResidualCheck, TimeCheck } from './fields.ts';
 
 export type HeaderResult = boolean | 'hotdrop';
 
@@ -77,9 +77,53 @@ export function tcpOptions(l4: Uint8Array): { kinds: Set<number>; mss?: number; 
   return { kinds, mss, optlen };
 }
 
-/** The result before `invert` of a header check (sctpchunks, spi, tcpoption, tcpmss, cpu). */
-export function headerCheck(c: ResidualCheck, l4: Uint8Array | undefined, cpu: number | undefined): HeaderResult {
-  const b = l4 ?? new Uint8Array(0);
+/** xt_time's days_since_epoch[] covers 1970..2039; later days count as 2039's (the kernel's). */
+const DSE_2039 = 25202;
+const DAYS_SINCE_YEAR = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+const DAYS_SINCE_LEAPYEAR = [0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335];
+
+/** xt_time's localtime_3(): the day of the month of day dse since the epoch. */
+export function xtMonthday(dse: number): number {
+  let year: number;
+  let w: number;
+  if (dse >= DSE_2039) {
+    year = 2039;
+    w = dse - DSE_2039;
+  } else {
+    const d = new Date(dse * 86400 * 1000);
+    year = d.getUTCFullYear();
+    w = dse - Math.floor(Date.UTC(year, 0, 1) / 86400000);
+  }
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const t = leap ? DAYS_SINCE_LEAPYEAR : DAYS_SINCE_YEAR;
+  let i = t.length - 1;
+  while (i > 0 && t[i]! > w) i--;
+  return w - t[i]! + 1;
+}
+
+/** time_mt() of net/netfilter/xt_time.c at real time `sec` with sys_tz minutes west `west`. */
+export function timeMatch(c: TimeCheck, sec: number, west: number): boolean {
+  let stamp = sec;
+  if (c.kerneltz) stamp -= 60 * west;
+  if (stamp < c.dateStart || stamp > c.dateStop) return false;
+  const packetTime = ((stamp % 86400) + 86400) % 86400;
+  if (c.dayStart < c.dayStop) {
+    if (packetTime < c.dayStart || packetTime > c.dayStop) return false;
+  } else {
+    if (packetTime < c.dayStart && packetTime > c.dayStop) return false;
+    if (c.contiguous && packetTime <= c.dayStop) stamp -= 86400;
+  }
+  const dse = Math.floor(stamp / 86400);
+  const weekday = ((4 + dse - 1) % 7) + 1;
+  if (!((c.weekdays >>> weekday) & 1)) return false;
+  if (c.monthdays !== 0xfffffffe && !((c.monthdays >>> (xtMonthday(dse) & 31)) & 1)) return false;
+  return true;
+}
+
+/** The result before `invert` of a header check (sctpchunks, spi, tcpoption, tcpmss, cpu, time). */
+export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 'now'>): HeaderResult {
+  const b = p.l4 ?? new Uint8Array(0);
+  const cpu = p.cpu;
   switch (c.kind) {
     case 'sctpchunks':
       return sctpChunks(c, b);
@@ -100,11 +144,13 @@ export function headerCheck(c: ResidualCheck, l4: Uint8Array | undefined, cpu: n
     }
     case 'cpu':
       return (cpu ?? 0) === c.cpu;
+    case 'time':
+      return timeMatch(c, p.now?.sec ?? 0, p.now?.tzMinutesWest ?? 0);
     default:
       throw new Error(`headerCheck: ${c.kind} is not a header check`);
   }
 }
 
 export function isHeaderCheck(c: ResidualCheck): boolean {
-  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu';
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time';
 }

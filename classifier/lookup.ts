@@ -92,7 +92,7 @@ function residualPasses(counterId: number, checks: readonly ResidualCheck[], pkt
   for (const c of checks) {
     let hit: boolean;
     if (isHeaderCheck(c)) {
-      const h = headerCheck(c, pkt.l4, pkt.cpu);
+      const h = headerCheck(c, pkt);
       if (h === 'hotdrop') return h;
       if (h === c.invert) return false;
       continue;

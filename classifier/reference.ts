@@ -95,7 +95,7 @@ function ownerMatch(o: OwnerCheck, p: PacketKey): boolean {
 function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: ResidualOracle): boolean | 'hotdrop' {
   let hit: boolean;
   if (isHeaderCheck(c)) {
-    const h = headerCheck(c, p.l4, p.cpu);
+    const h = headerCheck(c, p);
     return h === 'hotdrop' ? h : h !== c.invert;
   }
   const inAny = (v: number, rs: Array<[number, number]>) => rs.some(([lo, hi]) => v >= lo && v <= hi);

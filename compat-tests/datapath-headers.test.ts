@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDatapath, type Datapath } from '../bpf/loader/api.ts';
+import { clockFacts } from '../bpf/loader/libbpf.ts';
 import { compileTable } from '../classifier/compile.ts';
 import { NO_L4, NO_TCPFLAGS, CT_UNTRACKED, type PacketKey } from '../classifier/fields.ts';
 import { classifySpec } from '../classifier/lookup.ts';
@@ -23,6 +24,34 @@ import { netnsAdd, netnsDel, rng, sh, withNetns } from './datapath-helpers.ts';
 import { DIST_BIN } from './lib/netns.ts';
 
 const LOOKUP = { findMatch, findTarget };
+
+/** time rules around the current time (margins of `m` seconds), or [] within 2m of midnight UTC. */
+function timeRules(m: number): string[] {
+  const now = Math.floor(Date.now() / 1000);
+  const tod = now % 86400;
+  if (tod < 2 * m || tod > 86400 - 2 * m) return [];
+  const two = (n: number) => String(n).padStart(2, '0');
+  const hms = (t: number) => `${two(Math.floor(t / 3600))}:${two(Math.floor(t / 60) % 60)}:${two(t % 60)}`;
+  const date = (t: number) => new Date(t * 1000).toISOString().slice(0, 19);
+  const d = new Date(now * 1000);
+  const wd = ((d.getUTCDay() + 6) % 7) + 1;
+  const md = d.getUTCDate();
+  return [
+    `-m time --timestart ${hms(tod - m)} --timestop ${hms(tod + m)}`,
+    `-m time --timestart ${hms(tod + m)} --timestop ${hms(tod + 2 * m)}`,
+    `-m time --timestart ${hms(tod + m)} --timestop ${hms(tod - m)}`,
+    `-m time --timestart ${hms(tod + m)} --timestop ${hms(tod - m)} --contiguous --weekdays ${wd}`,
+    `-m time --timestart ${hms(tod + 2 * m)} --timestop ${hms(tod + m)} --weekdays ${wd}`,
+    `-m time --weekdays ${wd}`,
+    `-m time --weekdays ${(wd % 7) + 1}`,
+    `-m time ! --weekdays ${wd}`,
+    `-m time --monthdays ${md}`,
+    `-m time --monthdays ${(md % 28) + 1}`,
+    `-m time --datestart ${date(now - m)} --datestop ${date(now + m)}`,
+    `-m time --datestop ${date(now - m)}`,
+    `-m time --kerneltz --timestart ${hms(tod - m)} --timestop ${hms(tod + m)} --monthdays ${md}`,
+  ];
+}
 
 /** Rules the random tables draw from (no target: each counts and the walk goes on). */
 const POOL = [
@@ -221,6 +250,25 @@ describe('header matches: BPF_PROG_TEST_RUN against the models', () => {
     expect(hotdrops).toBeGreaterThan(50);
   }, 300_000);
 
+  it('time: the real time (TAI minus the kernel offset), against time_mt at the same second', () => {
+    const lines = timeRules(120);
+    if (lines.length === 0) return; // within minutes of midnight UTC: the day fields would race
+    const table = buildTable(lines, 'ACCEPT');
+    const spec = compileTable(table, LOOKUP);
+    const ids = [0, ...spec.rules.flatMap((r) => (r ? [r.counterId] : []))];
+    withNetns(NS, () => dp.commit(spec, ids.map((id) => ({ id, packets: 0n, bytes: 0n }))));
+    const pkt = ipv4(17, new Uint8Array(8));
+    const key = { ...keyOfBytes(pkt), now: { sec: Math.floor(Date.now() / 1000), tzMinutesWest: clockFacts().tzMinutesWest } };
+    const want = classifySpec(spec, 'INPUT', key);
+    withNetns(NS, () => dp.testRun(pkt, 'INPUT'));
+    const c = withNetns(NS, () => dp.readCounters(ids));
+    const counted = ids.filter((id) => c.get(id)!.packets > 0n);
+    expect(counted).toEqual([0, ...want.matched.map((i) => spec.rules[i]!.counterId)].sort((a, b) => a - b));
+    // Sanity: some time rules match and some do not.
+    expect(want.matched.length).toBeGreaterThan(3);
+    expect(want.matched.length).toBeLessThan(lines.length);
+  });
+
   it('cpu: the processing CPU, inverted or not', () => {
     const table = buildTable(['-m cpu --cpu 0', '-m cpu ! --cpu 0', '-m cpu --cpu 1', '-m cpu --cpu 4294967295'], 'ACCEPT');
     const spec = compileTable(table, LOOKUP);
@@ -247,6 +295,7 @@ const RULES = `*filter
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 ${POOL.filter((l) => !l.startsWith('-m length')).map((l) => `-A INPUT -s ${PEER}/32 ${l}`).join('\n')}
+${timeRules(600).map((l) => `-A INPUT -s ${PEER}/32 ${l}`).join('\n')}
 -A INPUT -s ${PEER}/32 -m cpu --cpu 0
 -A INPUT -s ${PEER}/32 -m cpu ! --cpu 0
 -A INPUT -s ${PEER}/32

@@ -235,6 +235,7 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
       if (c.kind === 'ct') needs |= L.NEED_CT;
       if (c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss') needs |= L.NEED_HDR;
+      if (c.kind === 'time') needs |= L.NEED_TIME;
     }
   }
   return needs;
@@ -298,6 +299,13 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
       case 'cpu':
         kind = L.R_CPU;
         x = BigInt(c.cpu >>> 0);
+        break;
+      case 'time':
+        kind = L.R_TIME;
+        field = c.weekdays & 0xff;
+        mask = c.monthdays >>> 0;
+        x = BigInt(c.dateStart >>> 0) | (BigInt(c.dateStop >>> 0) << 32n);
+        y = BigInt(c.dayStart) | (BigInt(c.dayStop) << 17n) | (c.kerneltz ? 1n << 34n : 0n) | (c.contiguous ? 1n << 35n : 0n);
         break;
       case 'cmp':
         kind = L.R_CMP;
