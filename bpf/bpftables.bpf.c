@@ -587,6 +587,19 @@ static long res_step(__u32 i, struct res_ctx *c)
 	case R_TIME:
 		m = bpftables_time(x, e);
 		break;
+	case R_DCCP:
+		/* dccp_mt(): header, then types (a miss ends it), then the option walk. */
+		if (!x->h.dccp_ok)
+			m = 2;
+		else if ((e->field & 1) && ((e->mask >> (x->h.dtype & 15)) & 1) == ((e->mask >> 16) & 1))
+			m = 0;
+		else if (!(e->field & 2))
+			m = 1;
+		else if (!x->h.dopt_ok)
+			m = 2;
+		else
+			m = ((x->h.topt[(e->x >> 6) & 3] >> (e->x & 63)) & 1) != ((e->mask >> 17) & 1);
+		break;
 	case R_NTH: {
 		/* xt_statistic: count starts at `packet`; nval = count == every-1 ? 0 : count+1. */
 		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);

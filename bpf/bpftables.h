@@ -74,6 +74,8 @@
 #define R_CPU 33    /* x = cpu */
 #define R_TIME 34   /* field = weekdays, mask = monthdays, x = date start | stop << 32,
                      * y = day start | day stop << 17 | kerneltz << 34 | contiguous << 35 */
+#define R_DCCP 35   /* field: 1 types, 2 option given; mask = types | type `!` << 16 | option `!` << 17;
+                     * x = option */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -317,6 +319,10 @@ struct hdr_info {
 	__u32 wrong;
 	__u32 allflags;
 	__u32 key;
+	__u32 dccp_ok;    /* the 12-byte DCCP header was readable */
+	__u32 dtype;      /* its type */
+	__u32 dopt_ok;    /* doff covers the header and the options are readable (else hotdrop) */
+	__u32 dpad;
 	__s32 tai_off;    /* the generation's meta.tai_off / tz_west (NEED_TIME) */
 	__s32 tz_west;
 	__u8 obuf[64];     /* TCP options (at most 40 bytes; indices masked with 63) */

@@ -76,6 +76,32 @@ static long tcpopt_step(__u32 i, struct sctp_walk *w)
 	return 0;
 }
 
+/* DCCP options (≤ 1,020 bytes): one step per option, its kind and length byte read from the packet. */
+static long dccpopt_step(__u32 i, struct sctp_walk *w)
+{
+	struct hdr_info *h = w->h;
+	__u32 k = h->oi;
+	if (k >= h->optlen)
+		return 1;
+	__u8 b[2] = {};
+	__u32 n = k + 1 < h->optlen ? 2 : 1;
+	if (bpf_dynptr_read(b, n, &w->dp, h->off + k, 0)) {
+		h->dopt_ok = 0;
+		return 1;
+	}
+	h->topt[(b[0] >> 6) & 3] |= 1ULL << (b[0] & 63);
+	h->oi = k + (b[0] < 2 || n < 2 || !b[1] ? 1 : b[1]);
+	return 0;
+}
+
+/* __dccp_hdr_len() of the header's byte 8 (X bit 0, type bits 1..4). */
+static __always_inline __u32 dccp_hdr_len(__u32 b8)
+{
+	__u32 t = (b8 >> 1) & 15;
+	__u32 own = t == 2 ? 0 : (t >= 3 && t <= 6) || t == 8 || t == 9 ? 8 : t == 0 ? 4 : 12;
+	return 12 + ((b8 & 1) ? 4 : 0) + own;
+}
+
 static __noinline void hdr_prep(void *skb, struct scratch *x)
 {
 	struct hdr_info *h = &x->h;
@@ -84,6 +110,8 @@ static __noinline void hdr_prep(void *skb, struct scratch *x)
 	h->spi_ok = 0;
 	h->tcp_ok = 0;
 	h->mss = 0;
+	h->dccp_ok = 0;
+	h->dopt_ok = 0;
 	struct sctp_walk w = { .h = h };
 	struct bpf_dynptr *dpp = &w.dp;
 	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, dpp))
@@ -123,6 +151,28 @@ static __noinline void hdr_prep(void *skb, struct scratch *x)
 		else
 			h->spi = (__u32)b[2] << 8 | b[3];
 		h->spi_ok = 1;
+		return;
+	}
+	if (proto == 33) {
+		__builtin_memset(h->topt, 0, sizeof(h->topt));
+		__u8 d[12];
+		if (p->frag || thoff + 12 > end || bpf_dynptr_read(d, sizeof(d), dpp, l3 + thoff, 0))
+			return;
+		h->dccp_ok = 1;
+		h->dtype = (d[8] >> 1) & 15;
+		__u32 hl = dccp_hdr_len(d[8]), doff4 = (__u32)d[4] * 4;
+		if (doff4 < hl)
+			return;
+		__u32 optlen = doff4 - hl;
+		if (optlen && thoff + hl + optlen > end)
+			return;
+		h->dopt_ok = 1;
+		if (optlen) {
+			h->optlen = optlen;
+			h->oi = 0;
+			h->off = l3 + thoff + hl;
+			bpf_loop(1024, dccpopt_step, &w, 0);
+		}
 		return;
 	}
 	if (proto == 6) {

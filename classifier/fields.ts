@@ -135,7 +135,20 @@ export type ResidualCheck =
   | { kind: 'tcpoption'; option: number; invert: boolean }
   | { kind: 'tcpmss'; lo: number; hi: number; invert: boolean }
   | { kind: 'cpu'; cpu: number; invert: boolean }
-  | TimeCheck;
+  | TimeCheck
+  | DccpCheck;
+
+/**
+ * xt_dccp's --dccp-types / --dccp-option (after the ports, which are fields): the header must be
+ * readable (else hotdrop); the type's bit in `types.mask` XOR its `!`; then dccp_find_option()
+ * XOR its `!` (doff too small or options truncated: hotdrop). The check's own `invert` is false.
+ */
+export interface DccpCheck {
+  kind: 'dccp';
+  types?: { mask: number; invert: boolean };
+  option?: { option: number; invert: boolean };
+  invert: false;
+}
 
 /** xt_time's xt_time_info (seconds since the epoch, seconds of the day, bit masks). */
 export interface TimeCheck {
@@ -263,7 +276,7 @@ export interface AddrTypeFacts {
 
 /** Whether evaluating the check can drop the packet at once (a truncated header: the kernel's hotdrop). */
 export function residualMayHotdrop(c: ResidualCheck): boolean {
-  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss';
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'dccp';
 }
 
 /** Whether evaluating the check changes state (see ResidualCheck). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headerCheck, sctpChunks, tcpOptions, timeMatch, xtMonthday } from './headers.ts';
+import { dccpHdrLen, dccpMatch, headerCheck, sctpChunks, tcpOptions, timeMatch, xtMonthday } from './headers.ts';
 import type { SctpChunksCheck } from './fields.ts';
 
 const sctp = (...chunks: Array<[number, number, number]>): Uint8Array =>
@@ -88,5 +88,30 @@ describe('time (xt_time time_mt)', () => {
     expect(xtMonthday(Date.UTC(2039, 11, 31) / 86400000)).toBe(31);
     expect(xtMonthday(Date.UTC(2040, 0, 1) / 86400000)).toBe(32);
     expect(xtMonthday(Date.UTC(2000, 1, 29) / 86400000)).toBe(29);
+  });
+});
+
+describe('dccp (xt_dccp dccp_mt)', () => {
+  // DATA (type 2, X=1): 16-byte header, doff 5 → 4 option bytes.
+  const data = (opts: number[], doff = 5): Uint8Array => Uint8Array.from([0, 1, 0, 2, doff, 0, 0, 0, (2 << 1) | 1, 0, 0, 0, 0, 0, 0, 0, ...opts]);
+  it('header lengths per type and X', () => {
+    expect(dccpHdrLen((2 << 1) | 1)).toBe(16);
+    expect(dccpHdrLen(0 << 1)).toBe(16); // REQUEST: + service code
+    expect(dccpHdrLen(1 << 1)).toBe(24); // RESPONSE
+    expect(dccpHdrLen((3 << 1) | 1)).toBe(24); // ACK with X
+    expect(dccpHdrLen(15 << 1)).toBe(24); // unknown types: as RESET
+  });
+  it('types, then the option walk; a short header, doff below the header or truncated options hotdrop', () => {
+    const c = (types?: number, option?: number, tinv = false, oinv = false) =>
+      ({ kind: 'dccp', types: types === undefined ? undefined : { mask: types, invert: tinv }, option: option === undefined ? undefined : { option, invert: oinv }, invert: false }) as const;
+    expect(dccpMatch(c(1 << 2), data([1, 5, 2, 0]))).toBe(true);
+    expect(dccpMatch(c(1 << 3, 5), data([0, 0, 0, 0], 3))).toBe(false); // the type fails before the doff check
+    expect(dccpMatch(c(undefined, 5), data([0, 0, 0, 0], 3))).toBe('hotdrop');
+    expect(dccpMatch(c(undefined, 5), data([1, 5, 2, 0]))).toBe(true);
+    // 2 is option 5's length byte, never a kind the walk visits.
+    expect(dccpMatch(c(undefined, 2), data([1, 5, 2, 0]))).toBe(false);
+    expect(dccpMatch(c(undefined, 2, false, true), data([1, 5, 2, 0]))).toBe(true);
+    expect(dccpMatch(c(undefined, 2), data([1, 5]).subarray(0, 18))).toBe('hotdrop');
+    expect(dccpMatch(c(1 << 2), new Uint8Array(11))).toBe('hotdrop');
   });
 });

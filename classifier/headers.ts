@@ -9,7 +9,7 @@
 // non-first fragment before reading anything; their modules constrain the proto key to the
 // unfragmented protocol, so these checks never see one. xt_tcpmss has no such test: it parses
 // whatever follows the IP header of any packet.
-import type { PacketKey, ResidualCheck, TimeCheck } from './fields.ts';
+import type { DccpCheck, PacketKey, ResidualCheck, TimeCheck } from './fields.ts';
 
 export type HeaderResult = boolean | 'hotdrop';
 
@@ -75,6 +75,40 @@ export function tcpOptions(l4: Uint8Array): { kinds: Set<number>; mss?: number; 
     else i += op[i + 1] || 1;
   }
   return { kinds, mss, optlen };
+}
+
+/** __dccp_hdr_len(): the generic header (+ 4 with X), + the type's own part (dccp_packet_hdr_len). */
+export function dccpHdrLen(b0: number): number {
+  const x = b0 & 1;
+  const type = (b0 >> 1) & 15;
+  const own = type === 2 ? 0 : type === 3 || type === 4 || type === 5 || type === 6 || type === 8 || type === 9 ? 8 : type === 0 ? 4 : 12;
+  return 12 + (x ? 4 : 0) + own;
+}
+
+/** dccp_mt(): the types and option checks after the ports (xt_dccp.c, dccp_find_option). */
+export function dccpMatch(c: DccpCheck, l4: Uint8Array): HeaderResult {
+  if (l4.length < 12) return 'hotdrop';
+  const type = (l4[8]! >> 1) & 15;
+  if (c.types && (((c.types.mask >>> type) & 1) === 1) === c.types.invert) return false;
+  if (!c.option) return true;
+  const hdrlen = dccpHdrLen(l4[8]!);
+  const doff4 = l4[4]! * 4;
+  if (doff4 < hdrlen) return 'hotdrop';
+  const optlen = doff4 - hdrlen;
+  let found = false;
+  if (optlen) {
+    if (hdrlen + optlen > l4.length) return 'hotdrop';
+    const op = l4.subarray(hdrlen, hdrlen + optlen);
+    for (let i = 0; i < optlen; ) {
+      if (op[i] === c.option.option) {
+        found = true;
+        break;
+      }
+      if (op[i]! < 2) i++;
+      else i += op[i + 1] || 1;
+    }
+  }
+  return found !== c.option.invert;
 }
 
 /** xt_time's days_since_epoch[] covers 1970..2039; later days count as 2039's (the kernel's). */
@@ -146,11 +180,13 @@ export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 
       return (cpu ?? 0) === c.cpu;
     case 'time':
       return timeMatch(c, p.now?.sec ?? 0, p.now?.tzMinutesWest ?? 0);
+    case 'dccp':
+      return dccpMatch(c, b);
     default:
       throw new Error(`headerCheck: ${c.kind} is not a header check`);
   }
 }
 
 export function isHeaderCheck(c: ResidualCheck): boolean {
-  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time';
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time' || c.kind === 'dccp';
 }

@@ -81,6 +81,12 @@ const POOL = [
   '-p tcp -m tcpmss ! --mss 536',
   '-p tcp -m tcp --tcp-option 4 -m multiport --dports 80,81',
   '-p sctp -m sctp --chunk-types any DATA -m sctp --sport 5',
+  '-p dccp -m dccp --dccp-types REQUEST,DATA,INVALID',
+  '-p dccp -m dccp ! --dccp-types ACK',
+  '-p dccp -m dccp --dccp-option 5',
+  '-p dccp -m dccp ! --dccp-option 32',
+  '-p dccp -m dccp --dccp-types DATA,ACK,RESET ! --dccp-option 2',
+  '-p dccp -m dccp --dport 7 --dccp-option 1',
   '-m length --length 0:60',
 ];
 
@@ -117,7 +123,7 @@ function keyOfBytes(b: Buffer): PacketKey {
   const proto = b[9]!;
   const frag = (b.readUInt16BE(6) & 0x1fff) !== 0;
   const l4 = new Uint8Array(b.subarray(20));
-  const need = proto === 6 ? 20 : proto === 132 ? 12 : Infinity;
+  const need = proto === 6 ? 20 : proto === 132 || proto === 33 ? 12 : Infinity;
   const ports = !frag && l4.length >= need;
   return {
     src: 0x0a000001,
@@ -189,10 +195,39 @@ function randomTcp(rand: () => number): Uint8Array {
   return rand() < 0.12 ? h.subarray(0, Math.floor(rand() * h.length)) : h;
 }
 
+function randomDccp(rand: () => number): Uint8Array {
+  const type = Math.floor(rand() * 16);
+  const x = rand() < 0.5 ? 1 : 0;
+  const base = 12 + (x ? 4 : 0) + (type === 2 ? 0 : (type >= 3 && type <= 6) || type === 8 || type === 9 ? 8 : type === 0 ? 4 : 12);
+  const opts: number[] = [];
+  const want = rand() < 0.3 ? 0 : Math.floor(rand() * 24);
+  while (opts.length < want) {
+    const r = rand();
+    if (r < 0.3) opts.push([0, 1][Math.floor(rand() * 2)]!);
+    else {
+      const kind = [2, 5, 32, 40, 200][Math.floor(rand() * 5)]!;
+      const len = rand() < 0.1 ? 0 : 2 + Math.floor(rand() * 5);
+      opts.push(kind, len);
+      for (let j = 2; j < len; j++) opts.push(Math.floor(rand() * 256));
+    }
+  }
+  const optlen = (opts.length + 3) & ~3;
+  let doff = (base + optlen) / 4;
+  if (rand() < 0.1) doff = Math.floor(rand() * doff);
+  const b = new Uint8Array(base + optlen + Math.floor(rand() * 8));
+  b[2] = 0;
+  b[3] = rand() < 0.5 ? 7 : 8;
+  b[4] = doff;
+  b[8] = (type << 1) | x;
+  b.set(opts, base);
+  return rand() < 0.12 ? b.subarray(0, Math.floor(rand() * b.length)) : b;
+}
+
 function randomPacket(rand: () => number): Buffer {
   const r = rand();
   const frag = rand() < 0.08 ? 1 + Math.floor(rand() * 3) : 0;
-  if (r < 0.4) return ipv4(132, randomSctp(rand), frag);
+  if (r < 0.15) return ipv4(33, randomDccp(rand), frag);
+  if (r < 0.45) return ipv4(132, randomSctp(rand), frag);
   if (r < 0.75) return ipv4(6, randomTcp(rand), frag);
   const proto = [50, 51, 108][Math.floor(rand() * 3)]!;
   const spis = [7, 8, 18, 100, 150, 199, 350, 0xffffffff];

@@ -167,9 +167,11 @@ describe('edge ranges', () => {
     expect(m0('-p udp --sport 4:3').fields!.sport).toEqual({ kind: 'ranges', ranges: [], invert: false });
     expect(m0('-p udp ! --sport 4:3').fields!.sport).toEqual({ kind: 'ranges', ranges: [[0, 65535]], invert: false });
   });
-  it('dccp ports reach the classifier; types do not', () => {
+  it('dccp ports reach the classifier; types and option are a residual check after them', () => {
     expect(m0('-p dccp -m dccp --dport 5').fields!.dport).toEqual({ kind: 'ranges', ranges: [[5, 5]], invert: false });
-    expect(m0('-p dccp -m dccp --dccp-types SYNC').unsupported).toMatch(/dccp/);
+    expect(m0('-p dccp -m dccp ! --dccp-types SYNC --dccp-option 3').residual).toEqual([
+      { kind: 'dccp', types: { mask: 1 << 8, invert: true }, option: { option: 3, invert: false }, invert: false },
+    ]);
   });
 });
 

@@ -234,7 +234,7 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'mac') needs |= L.NEED_MAC;
       if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
       if (c.kind === 'ct') needs |= L.NEED_CT;
-      if (c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss') needs |= L.NEED_HDR;
+      if (c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'dccp') needs |= L.NEED_HDR;
       if (c.kind === 'time') needs |= L.NEED_TIME;
     }
   }
@@ -299,6 +299,12 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
       case 'cpu':
         kind = L.R_CPU;
         x = BigInt(c.cpu >>> 0);
+        break;
+      case 'dccp':
+        kind = L.R_DCCP;
+        field = (c.types ? 1 : 0) | (c.option ? 2 : 0);
+        mask = ((c.types?.mask ?? 0) & 0xffff) | (c.types?.invert ? 1 << 16 : 0) | (c.option?.invert ? 1 << 17 : 0);
+        x = BigInt(c.option?.option ?? 0);
         break;
       case 'time':
         kind = L.R_TIME;
