@@ -494,7 +494,8 @@ static long res_step(__u32 i, struct res_ctx *c)
 	struct pkt *p = c->p;
 	struct scratch *x = c->x;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
-	if (c->dry && (e->kind == R_RANDOM || e->kind == R_NTH)) {
+	/* R_REALM: a tc pass sees arrivals before routing (no dst) — also left to the netfilter run. */
+	if (c->dry && (e->kind == R_RANDOM || e->kind == R_NTH || e->kind == R_REALM)) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
 		c->abort = 1;
 		c->ok = 0;
@@ -586,6 +587,9 @@ static long res_step(__u32 i, struct res_ctx *c)
 		break;
 	case R_TIME:
 		m = bpftables_time(x, e);
+		break;
+	case R_REALM:
+		m = (x->h.realm & e->mask) == e->x;
 		break;
 	case R_DCCP:
 		/* dccp_mt(): header, then types (a miss ends it), then the option walk. */
@@ -1133,6 +1137,8 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 		content_prep(kskb, x, needs);
 	if (needs & NEED_HDR)
 		hdr_prep(skb, x);
+	if (needs & NEED_REALM)
+		x->h.realm = hdr_realm(kskb);
 	if (needs & NEED_TIME) {
 		x->h.tai_off = m->tai_off;
 		x->h.tz_west = m->tz_west;

@@ -76,6 +76,7 @@
                      * y = day start | day stop << 17 | kerneltz << 34 | contiguous << 35 */
 #define R_DCCP 35   /* field: 1 types, 2 option given; mask = types | type `!` << 16 | option `!` << 17;
                      * x = option */
+#define R_REALM 36  /* (realm & mask) == x; the tc dry run leaves it to the netfilter program */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -322,7 +323,7 @@ struct hdr_info {
 	__u32 dccp_ok;    /* the 12-byte DCCP header was readable */
 	__u32 dtype;      /* its type */
 	__u32 dopt_ok;    /* doff covers the header and the options are readable (else hotdrop) */
-	__u32 dpad;
+	__u32 realm;      /* skb_dst(skb)->tclassid (NEED_REALM) */
 	__s32 tai_off;    /* the generation's meta.tai_off / tz_west (NEED_TIME) */
 	__s32 tz_west;
 	__u8 obuf[64];     /* TCP options (at most 40 bytes; indices masked with 63) */

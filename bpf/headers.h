@@ -26,6 +26,17 @@
 
 #define NEED_HDR (1u << 24)
 #define NEED_TIME (1u << 25)
+#define NEED_REALM (1u << 26)
+
+/* realm_mt(): skb_dst(skb)->tclassid (the route's realm; 0 without a route, as in test_run). */
+static __always_inline __u32 hdr_realm(struct sk_buff *skb)
+{
+	unsigned long rd = skb->_skb_refdst & ~1UL; /* SKB_DST_NOREF */
+	if (!rd)
+		return 0;
+	struct dst_entry *d = bpf_rdonly_cast((void *)rd, bpf_core_type_id_kernel(struct dst_entry));
+	return d->tclassid;
+}
 #define SCTP_ANY 1
 #define SCTP_ALL 2
 #define SCTP_ONLY 4

@@ -136,7 +136,8 @@ export type ResidualCheck =
   | { kind: 'tcpmss'; lo: number; hi: number; invert: boolean }
   | { kind: 'cpu'; cpu: number; invert: boolean }
   | TimeCheck
-  | DccpCheck;
+  | DccpCheck
+  | { kind: 'realm'; id: number; mask: number; invert: boolean };
 
 /**
  * xt_dccp's --dccp-types / --dccp-option (after the ports, which are fields): the header must be
@@ -339,4 +340,6 @@ export interface PacketKey {
   /** Real time when the packet is classified (seconds since the epoch) and the kernel's sys_tz
    * minutes west (time match); absent: 0 and 0. */
   now?: { sec: number; tzMinutesWest: number };
+  /** The routing realm of the packet's route (dst->tclassid; realm match); absent: 0. */
+  realm?: number;
 }

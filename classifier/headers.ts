@@ -155,7 +155,7 @@ export function timeMatch(c: TimeCheck, sec: number, west: number): boolean {
 }
 
 /** The result before `invert` of a header check (sctpchunks, spi, tcpoption, tcpmss, cpu, time). */
-export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 'now'>): HeaderResult {
+export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 'now' | 'realm'>): HeaderResult {
   const b = p.l4 ?? new Uint8Array(0);
   const cpu = p.cpu;
   switch (c.kind) {
@@ -182,11 +182,14 @@ export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 
       return timeMatch(c, p.now?.sec ?? 0, p.now?.tzMinutesWest ?? 0);
     case 'dccp':
       return dccpMatch(c, b);
+    case 'realm':
+      // realm_mt(): (dst->tclassid & mask) == id.
+      return (((p.realm ?? 0) & c.mask) >>> 0) === c.id >>> 0;
     default:
       throw new Error(`headerCheck: ${c.kind} is not a header check`);
   }
 }
 
 export function isHeaderCheck(c: ResidualCheck): boolean {
-  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time' || c.kind === 'dccp';
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time' || c.kind === 'dccp' || c.kind === 'realm';
 }

@@ -334,6 +334,11 @@ ${timeRules(600).map((l) => `-A INPUT -s ${PEER}/32 ${l}`).join('\n')}
 -A INPUT -s ${PEER}/32 -m cpu --cpu 0
 -A INPUT -s ${PEER}/32 -m cpu ! --cpu 0
 -A INPUT -s ${PEER}/32
+-A OUTPUT -d 10.199.20.0/22 -m realm --realm 5
+-A OUTPUT -d 10.199.20.0/22 -m realm ! --realm 5
+-A OUTPUT -d 10.199.20.0/22 -m realm --realm 0x30000/0xffff0000
+-A OUTPUT -d 10.199.20.0/22 -m realm --realm 7
+-A OUTPUT -d 10.199.20.0/22 -m realm --realm 6/0xe
 COMMIT
 `;
 
@@ -372,6 +377,11 @@ function exercise(impl: 'nft' | 'bpftables', tag: string, packets: Buffer[]): st
   const restore = impl === 'nft' ? ['iptables-nft-restore'] : [join(DIST_BIN, 'iptables-restore')];
   run(['ip', 'netns', 'exec', dut, ...restore], RULES);
   sendRaw(peer, packets);
+  // OUTPUT through routes with realms (realm_mt reads the route's tclassid).
+  sh(dut, `ip route add 10.199.20.0/24 dev hbh${tag}d realm 5`, { check: true });
+  sh(dut, `ip route add 10.199.21.0/24 dev hbh${tag}d realms 3/5`, { check: true });
+  sh(dut, `ip route add 10.199.22.0/24 dev hbh${tag}d realm 7`, { check: true });
+  for (const d of ['10.199.20.9', '10.199.21.9', '10.199.21.8', '10.199.22.9', '10.199.23.9']) sh(dut, `bash -c 'echo x > /dev/udp/${d}/9'`);
   spawnSync('sleep', ['0.5']);
   const save = impl === 'nft' ? ['iptables-nft-save', '-c'] : [join(DIST_BIN, 'iptables-save'), '-c'];
   return run(['ip', 'netns', 'exec', dut, ...save]).split('\n').filter((l) => l.startsWith('['));
@@ -403,9 +413,11 @@ describe('header matches: real packets, iptables-nft vs bpftables', () => {
     const cpuSum = (c: string[]) => c.filter((l) => l.includes('-m cpu')).reduce((s, l) => s + Number(/^\[(\d+):/.exec(l)![1]), 0);
     expect(cpuSum(bpf)).toBe(cpuSum(nft));
     expect(bpf.filter((l) => !l.includes('-m cpu'))).toEqual(nft.filter((l) => !l.includes('-m cpu')));
+    // The realm rules saw the OUTPUT datagrams (10.199.23.9 has no route: not sent).
+    expect(nft.filter((l) => l.includes('-m realm')).map((l) => /^\[(\d+):/.exec(l)![1])).toEqual(['1', '3', '2', '1', '1']);
     // Sanity: the traffic reached the rules, and some packets were hotdropped (the last rule
     // counts fewer than the packets sent).
-    const last = nft[nft.length - 1]!;
+    const last = nft.find((l) => l.endsWith(`-A INPUT -s ${PEER}/32`))!;
     expect(Number(/^\[(\d+):/.exec(last)![1])).toBeGreaterThan(50);
     expect(Number(/^\[(\d+):/.exec(last)![1])).toBeLessThan(300);
   }, 300_000);

@@ -236,6 +236,7 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'ct') needs |= L.NEED_CT;
       if (c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'dccp') needs |= L.NEED_HDR;
       if (c.kind === 'time') needs |= L.NEED_TIME;
+      if (c.kind === 'realm') needs |= L.NEED_REALM;
     }
   }
   return needs;
@@ -299,6 +300,11 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
       case 'cpu':
         kind = L.R_CPU;
         x = BigInt(c.cpu >>> 0);
+        break;
+      case 'realm':
+        kind = L.R_REALM;
+        mask = c.mask >>> 0;
+        x = BigInt(c.id >>> 0);
         break;
       case 'dccp':
         kind = L.R_DCCP;

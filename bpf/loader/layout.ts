@@ -91,6 +91,8 @@ export const R_TCPOPT = 32;
 export const R_CPU = 33;
 export const R_TIME = 34;
 export const R_DCCP = 35;
+export const R_REALM = 36;
+export const NEED_REALM = 1 << 26;
 export const NEED_HDR = 1 << 24;
 export const NEED_TIME = 1 << 25;
 /** R_SCTP's field: xt_sctp's SCTP_CHUNK_MATCH_*. */

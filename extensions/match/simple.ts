@@ -77,7 +77,8 @@ export const realm: MatchModule<RealmData> = {
   finalCheck: (d) => x6Fcheck('realm', [{ name: 'realm', mand: true }], d.seen),
   print: (d) => `${d.invert ? '! ' : ''}realm ${markMaskText(d.id, d.mask)}`,
   save: (d) => `${d.invert ? '! ' : ''}--realm ${markMaskText(d.id, d.mask)}`,
-  compile: no('realm: the datapath does not see routing realms'),
+  // realm_mt(): the route's tclassid (bpf/headers.h reads skb_dst(skb)->tclassid).
+  compile: (d) => ({ residual: [{ kind: 'realm', id: d.id >>> 0, mask: d.mask >>> 0, invert: !!d.invert }] }),
 };
 
 export interface SocketData {
