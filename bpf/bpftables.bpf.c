@@ -326,6 +326,7 @@ struct scratch {
 	__u32 at_ifx[2];
 	struct at_walk at_w;
 	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
+	struct hdr_info h; /* headers.h: per packet, when meta.needs has NEED_HDR */
 };
 #define REJECT_HIT 0x80000000u
 
@@ -430,6 +431,7 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 }
 
 #include "recent.h"
+#include "headers.h"
 
 struct res_ctx {
 	void *res;
@@ -492,7 +494,8 @@ static long res_step(__u32 i, struct res_ctx *c)
 	struct pkt *p = c->p;
 	struct scratch *x = c->x;
 	__u32 key = c->counter * MAX_RES_OPS + (c->opi & (MAX_RES_OPS - 1));
-	if (c->dry && (e->kind == R_RANDOM || e->kind == R_NTH)) {
+	/* R_REALM: a tc pass sees arrivals before routing (no dst) — also left to the netfilter run. */
+	if (c->dry && (e->kind == R_RANDOM || e->kind == R_NTH || e->kind == R_REALM)) {
 		/* A dry run must not consume state; the verdict is left to the netfilter program. */
 		c->abort = 1;
 		c->ok = 0;
@@ -565,6 +568,42 @@ static long res_step(__u32 i, struct res_ctx *c)
 	case R_OWNER:
 		m = content_res(p, e);
 		break;
+	case R_SCTP:
+		m = bpftables_sctp(x, idx);
+		break;
+	case R_SPI:
+		m = x->h.spi_ok ? x->h.spi >= e->x && x->h.spi <= e->y : 2;
+		break;
+	case R_TCPOPT:
+		if (!x->h.tcp_ok)
+			m = 2;
+		else if (e->field == 0)
+			m = (x->h.topt[(e->x >> 6) & 3] >> (e->x & 63)) & 1;
+		else
+			m = x->h.mss && (x->h.mss & 0xffff) >= e->x && (x->h.mss & 0xffff) <= e->y;
+		break;
+	case R_CPU:
+		m = bpf_get_smp_processor_id() == e->x;
+		break;
+	case R_TIME:
+		m = bpftables_time(x, e);
+		break;
+	case R_REALM:
+		m = (x->h.realm & e->mask) == e->x;
+		break;
+	case R_DCCP:
+		/* dccp_mt(): header, then types (a miss ends it), then the option walk. */
+		if (!x->h.dccp_ok)
+			m = 2;
+		else if ((e->field & 1) && ((e->mask >> (x->h.dtype & 15)) & 1) == ((e->mask >> 16) & 1))
+			m = 0;
+		else if (!(e->field & 2))
+			m = 1;
+		else if (!x->h.dopt_ok)
+			m = 2;
+		else
+			m = ((x->h.topt[(e->x >> 6) & 3] >> (e->x & 63)) & 1) != ((e->mask >> 17) & 1);
+		break;
 	case R_NTH: {
 		/* xt_statistic: count starts at `packet`; nval = count == every-1 ? 0 : count+1. */
 		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
@@ -593,6 +632,12 @@ static long res_step(__u32 i, struct res_ctx *c)
 			bpftables_recent_evict(p, e, m);
 		m &= 1;
 		break;
+	}
+	if (m == 2) {
+		/* headers.h: hotdrop — the packet is dropped now, the rule uncounted (nft_compat). */
+		c->abort = 1;
+		c->ok = 0;
+		return 1;
 	}
 	res_done(c, m, e->invert, idx + 1 + n);
 	return 0;
@@ -1088,8 +1133,16 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 		x->sb[f] = 0;
 	}
 	__u32 needs = m->needs;
-	if (needs)
+	if (needs & (NEED_MAC | NEED_OWNER | NEED_SUPPL | NEED_CT))
 		content_prep(kskb, x, needs);
+	if (needs & NEED_HDR)
+		hdr_prep(skb, x);
+	if (needs & NEED_REALM)
+		x->h.realm = hdr_realm(kskb);
+	if (needs & NEED_TIME) {
+		x->h.tai_off = m->tai_off;
+		x->h.tz_west = m->tz_west;
+	}
 	__u32 present = m->present;
 	x->present = present;
 	x->nsum = m->nsum;

@@ -66,6 +66,17 @@
 #define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
 #define R_OWNER 21
 #define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
+/* headers.h (30..40 are its range): matches that read the packet past the ports. */
+#define R_SCTP 30   /* field = SCTP_CHUNK_MATCH_*, mask = flag entries, x = their chunk types (a byte
+                     * each); then 2 entries: the chunk map; then 2 per flag entry: its accepted flags */
+#define R_SPI 31    /* esp / ah / ipcomp: x = lo, y = hi */
+#define R_TCPOPT 32 /* field 0: tcp --tcp-option x; field 1: tcpmss --mss [x, y] */
+#define R_CPU 33    /* x = cpu */
+#define R_TIME 34   /* field = weekdays, mask = monthdays, x = date start | stop << 32,
+                     * y = day start | day stop << 17 | kerneltz << 34 | contiguous << 35 */
+#define R_DCCP 35   /* field: 1 types, 2 option given; mask = types | type `!` << 16 | option `!` << 17;
+                     * x = option */
+#define R_REALM 36  /* (realm & mask) == x; the tc dry run leaves it to the netfilter program */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -106,6 +117,10 @@ struct meta {
 	 * start address (host order) << 32 | pool offset of the class vector. */
 	__u32 aoff[2];
 	__u32 an[2];
+	/* headers.h (time match): realtime = TAI - tai_off; the kernel's sys_tz minutes west.
+	 * Written by the loader at each commit (adjtimex, gettimeofday). */
+	__s32 tai_off;
+	__s32 tz_west;
 };
 
 struct rule_ent {
@@ -277,6 +292,41 @@ struct at_walk {
 	__u8 kbits;
 	__u8 kslen;
 	__u8 kpad;
+};
+
+/* headers.h: what the header matches read, gathered once per packet (meta.needs NEED_HDR). */
+#define HDR_FLTYPES 24 /* chunk types whose flags are recorded (flag_info chunk types are 0..21) */
+struct hdr_info {
+	__u64 sctp_seen[4];               /* chunk types of the chunks before the walk ended */
+	__u64 sctp_fl[HDR_FLTYPES][4];    /* per type < HDR_FLTYPES: the flags bytes seen */
+	__u64 topt[4];                    /* TCP option kinds tcp_find_option() visits */
+	__u32 sctp_bad;   /* the walk ended at an unreadable or zero-length chunk (hotdrop) */
+	__u32 spi;
+	__u32 spi_ok;     /* the esp / ah / ipcomp header was readable */
+	__u32 tcp_ok;     /* tcp header readable, doff >= 5, options readable */
+	__u32 mss;        /* 0x10000 | the first well-formed MSS option's value; 0: none */
+	__u32 off;        /* walk state */
+	__u32 end;
+	__u32 l3;
+	__u32 oi;
+	__u32 optlen;
+	/* bpftables_sctp()'s working set (a rule's words, accumulators) */
+	__u64 em[32];
+	__u64 ftypes;
+	__u64 flagged;
+	__u32 nf;
+	__u32 mtype;
+	__u32 good;
+	__u32 wrong;
+	__u32 allflags;
+	__u32 key;
+	__u32 dccp_ok;    /* the 12-byte DCCP header was readable */
+	__u32 dtype;      /* its type */
+	__u32 dopt_ok;    /* doff covers the header and the options are readable (else hotdrop) */
+	__u32 realm;      /* skb_dst(skb)->tclassid (NEED_REALM) */
+	__s32 tai_off;    /* the generation's meta.tai_off / tz_west (NEED_TIME) */
+	__s32 tz_west;
+	__u8 obuf[64];     /* TCP options (at most 40 bytes; indices masked with 63) */
 };
 
 #endif

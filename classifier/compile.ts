@@ -35,6 +35,7 @@ import {
   FIELD_DOMAIN,
   FIELD_NAMES,
   residualIsStateful,
+  residualMayHotdrop,
   type CompiledMatch,
   type FieldConstraint,
   type FieldName,
@@ -383,7 +384,9 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, opti
         if (cm.residual && cm.residual.length > 0) {
           if (residual === NO_RESIDUAL) residual = [];
           residual.push(...cm.residual);
-          if (cm.residual.some(residualIsStateful)) stateful = true;
+          // A check that can hotdrop orders the rule's later matches after it too: the kernel
+          // drops the packet there even when a later match would have failed.
+          if (cm.residual.some((c) => residualIsStateful(c) || residualMayHotdrop(c))) stateful = true;
         }
         if (!cm.fields || late) continue;
         for (const key in cm.fields) {

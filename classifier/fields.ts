@@ -129,7 +129,65 @@ export type ResidualCheck =
   | { kind: 'addrtype'; addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean }
   | { kind: 'mac'; mac: number; invert: boolean }
   | { kind: 'owner'; owner: OwnerCheck; invert: false }
-  | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
+  | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean }
+  | SctpChunksCheck
+  | { kind: 'spi'; proto: 'esp' | 'ah' | 'ipcomp'; lo: number; hi: number; invert: boolean }
+  | { kind: 'tcpoption'; option: number; invert: boolean }
+  | { kind: 'tcpmss'; lo: number; hi: number; invert: boolean }
+  | { kind: 'cpu'; cpu: number; invert: boolean }
+  | TimeCheck
+  | DccpCheck
+  | { kind: 'realm'; id: number; mask: number; invert: boolean };
+
+/**
+ * xt_dccp's --dccp-types / --dccp-option (after the ports, which are fields): the header must be
+ * readable (else hotdrop); the type's bit in `types.mask` XOR its `!`; then dccp_find_option()
+ * XOR its `!` (doff too small or options truncated: hotdrop). The check's own `invert` is false.
+ */
+export interface DccpCheck {
+  kind: 'dccp';
+  types?: { mask: number; invert: boolean };
+  option?: { option: number; invert: boolean };
+  invert: false;
+}
+
+/** xt_time's xt_time_info (seconds since the epoch, seconds of the day, bit masks). */
+export interface TimeCheck {
+  kind: 'time';
+  dateStart: number;
+  dateStop: number;
+  dayStart: number;
+  dayStop: number;
+  /** Bits 1..7: Monday..Sunday. */
+  weekdays: number;
+  /** Bits 1..31. */
+  monthdays: number;
+  /** --kerneltz: shift by the kernel's sys_tz minutes west. */
+  kerneltz: boolean;
+  contiguous: boolean;
+  invert: false;
+}
+
+/**
+ * Header checks that read the packet past the ports (classifier/headers.ts holds their kernel
+ * semantics over PacketKey.l4):
+ * - sctpchunks: xt_sctp's chunk walk (--chunk-types any / all / only, with flag_info).
+ * - spi:        xt_esp / ipt_ah / xt_ipcomp: the SPI (ipcomp: the 16-bit CPI) within [lo, hi].
+ * - tcpoption:  xt_tcpudp's tcp_find_option (tcp --tcp-option).
+ * - tcpmss:     xt_tcpmss: the first well-formed MSS option within [lo, hi] (no MSS: no match).
+ * - cpu:        xt_cpu: the CPU processing the packet (PacketKey.cpu).
+ * The first four can HOTDROP (residualMayHotdrop): a truncated header drops the packet at once,
+ * the rule uncounted, whatever `invert` says (nft_compat: hotdrop → NF_DROP before the verdict).
+ */
+export interface SctpChunksCheck {
+  kind: 'sctpchunks';
+  type: 'any' | 'all' | 'only';
+  /** Chunk types in the chunk map. */
+  map: number[];
+  /** xt_sctp_flag_info: chunk flags of chunks whose TYPE equals `chunktype` must satisfy (flags & mask) == flag. */
+  flags: Array<{ chunktype: number; flag: number; mask: number }>;
+  invert: boolean;
+}
 
 /**
  * Properties of the packet's connection (PacketKey.ct) for the conntrack match's tuple options
@@ -217,6 +275,11 @@ export interface AddrTypeFacts {
   dstDev?: string;
 }
 
+/** Whether evaluating the check can drop the packet at once (a truncated header: the kernel's hotdrop). */
+export function residualMayHotdrop(c: ResidualCheck): boolean {
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'dccp';
+}
+
 /** Whether evaluating the check changes state (see ResidualCheck). */
 export function residualIsStateful(c: ResidualCheck): boolean {
   return c.kind === 'limit' || c.kind === 'nth' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
@@ -267,4 +330,16 @@ export interface PacketKey {
   sock?: PacketSocket;
   /** The packet's connection; undefined when it has none (INVALID, UNTRACKED). */
   ct?: PacketConn;
+  /**
+   * The packet from the transport header (IP header length, ihl * 4) to its end (skb->len),
+   * for the header checks (sctpchunks, spi, tcpoption, tcpmss); absent: no bytes.
+   */
+  l4?: Uint8Array;
+  /** The processing CPU (cpu match); absent: 0. */
+  cpu?: number;
+  /** Real time when the packet is classified (seconds since the epoch) and the kernel's sys_tz
+   * minutes west (time match); absent: 0 and 0. */
+  now?: { sec: number; tzMinutesWest: number };
+  /** The routing realm of the packet's route (dst->tclassid; realm match); absent: 0. */
+  realm?: number;
 }

@@ -15,6 +15,7 @@ import type { RejectWith } from '../extensions/types.ts';
 import { MAX_CALL_DEPTH } from './compile.ts';
 import { FRAG_BIT, RTN_UNICAST, ctValue, type FieldName, type OwnerCheck, type PacketKey, type ResidualCheck, type ScalarField } from './fields.ts';
 import type { FieldSpec, TableSpec } from './spec.ts';
+import { headerCheck, isHeaderCheck } from './headers.ts';
 
 export type Hook = 'INPUT' | 'FORWARD' | 'OUTPUT';
 
@@ -46,6 +47,8 @@ export interface Classification {
   matched: number[];
   /** Chain id (0..2) of the built-in chain whose policy counted the packet. */
   policyCounted?: number;
+  /** A header check hotdropped the packet (verdict DROP, that rule uncounted). */
+  hotdrop?: boolean;
 }
 
 function scalar(pkt: PacketKey, f: ScalarField): number {
@@ -85,9 +88,15 @@ function ownerHolds(o: OwnerCheck, pkt: PacketKey): boolean {
   return true;
 }
 
-function residualPasses(counterId: number, checks: readonly ResidualCheck[], pkt: PacketKey, oracle: ResidualOracle): boolean {
+function residualPasses(counterId: number, checks: readonly ResidualCheck[], pkt: PacketKey, oracle: ResidualOracle): boolean | 'hotdrop' {
   for (const c of checks) {
     let hit: boolean;
+    if (isHeaderCheck(c)) {
+      const h = headerCheck(c, pkt);
+      if (h === 'hotdrop') return h;
+      if (h === c.invert) return false;
+      continue;
+    }
     switch (c.kind) {
       case 'cmp':
         hit = inRanges((scalar(pkt, c.field) & c.mask) >>> 0, c.ranges);
@@ -243,7 +252,9 @@ export function classifySpec(spec: TableSpec, hook: Hook, pkt0: PacketKey, resid
     }
     const r = spec.rules[idx];
     if (!r) throw new Error(`classifySpec: padding index ${idx} matched`);
-    if (!residualPasses(r.counterId, r.residual, pkt, oracle)) {
+    const pass = residualPasses(r.counterId, r.residual, pkt, oracle);
+    if (pass === 'hotdrop') return { verdict: 'DROP', matched, hotdrop: true };
+    if (!pass) {
       k = idx + 1;
       continue;
     }

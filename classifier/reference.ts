@@ -17,6 +17,7 @@ import { defaultResidualOracle, type Hook, type ResidualOracle } from './lookup.
 import type { ModuleLookup } from './compile.ts';
 import { findMatch, findTarget } from '../extensions/index.ts';
 import type { CompiledMatch, FieldConstraint, FieldName, OwnerCheck, PacketKey, ResidualCheck } from './fields.ts';
+import { headerCheck, isHeaderCheck } from './headers.ts';
 
 export interface ReferenceResult {
   verdict: 'ACCEPT' | 'DROP';
@@ -25,6 +26,8 @@ export interface ReferenceResult {
   matched: number[];
   /** Name of the built-in chain whose policy counted the packet. */
   policyCounted?: string;
+  /** A match hotdropped the packet (verdict DROP, that rule uncounted). */
+  hotdrop?: boolean;
 }
 
 export interface ReferenceOptions {
@@ -89,8 +92,12 @@ function ownerMatch(o: OwnerCheck, p: PacketKey): boolean {
   return true;
 }
 
-function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: ResidualOracle): boolean {
+function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: ResidualOracle): boolean | 'hotdrop' {
   let hit: boolean;
+  if (isHeaderCheck(c)) {
+    const h = headerCheck(c, p);
+    return h === 'hotdrop' ? h : h !== c.invert;
+  }
   const inAny = (v: number, rs: Array<[number, number]>) => rs.some(([lo, hi]) => v >= lo && v <= hi);
   switch (c.kind) {
     case 'cmp': {
@@ -139,11 +146,14 @@ function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: Resid
   return hit !== c.invert;
 }
 
-function compiledMatchHolds(id: number, cm: CompiledMatch, p: PacketKey, oracle: ResidualOracle): boolean {
+function compiledMatchHolds(id: number, cm: CompiledMatch, p: PacketKey, oracle: ResidualOracle): boolean | 'hotdrop' {
   for (const [f, c] of Object.entries(cm.fields ?? {}) as Array<[FieldName, FieldConstraint | undefined]>) {
     if (c && !constraintHolds(c, fieldKey(f, p))) return false;
   }
-  for (const r of cm.residual ?? []) if (!residualHolds(id, r, p, oracle)) return false;
+  for (const r of cm.residual ?? []) {
+    const h = residualHolds(id, r, p, oracle);
+    if (h !== true) return h;
+  }
   return true;
 }
 
@@ -189,12 +199,14 @@ export function referenceClassify(table: Table, hook: Hook, pkt0: PacketKey, opt
       continue;
     }
     const r = chain.rules[i];
-    let ok = baseHolds(r, p);
-    for (let m = 0; ok && m < r.matches.length; m++) {
+    let ok: boolean | 'hotdrop' = baseHolds(r, p);
+    for (let m = 0; ok === true && m < r.matches.length; m++) {
       const mod = lookup.findMatch(r.matches[m].name);
       if (!mod) throw new Error(`reference: unknown match ${r.matches[m].name}`);
       ok = compiledMatchHolds(r.id ?? -1, mod.compile(r.matches[m].data, r), p, oracle);
     }
+    // nft_compat: a hotdrop ends the walk with NF_DROP before the rule's counter.
+    if (ok === 'hotdrop') return { verdict: 'DROP', matched, hotdrop: true };
     if (!ok) {
       i++;
       continue;

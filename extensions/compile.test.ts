@@ -25,8 +25,18 @@ describe('match compile', () => {
     for (let v = 0; v < 256; v++) expect(set.has(v)).toBe((v & 0x17) === 0x02);
     expect(set.has(256)).toBe(false);
   });
-  it('tcp --tcp-option is refused', () => {
-    expect(m0('-p tcp --tcp-option 2').unsupported).toMatch(/tcp-option/);
+  it('header matches compile to residual checks (classifier/headers.ts, bpf/headers.h)', () => {
+    expect(m0('-p tcp ! --tcp-option 2').residual).toEqual([{ kind: 'tcpoption', option: 2, invert: true }]);
+    expect(m0('-p tcp -m tcpmss ! --mss 100:200').residual).toEqual([{ kind: 'tcpmss', lo: 100, hi: 200, invert: true }]);
+    expect(m0('-p esp -m esp ! --espspi 5:7')).toEqual({
+      fields: { proto: { kind: 'ranges', ranges: [[50, 50]], invert: false } },
+      residual: [{ kind: 'spi', proto: 'esp', lo: 5, hi: 7, invert: true }],
+    });
+    expect(m0('-p ah -m ah').residual).toEqual([{ kind: 'spi', proto: 'ah', lo: 0, hi: 0xffffffff, invert: false }]);
+    expect(m0('-m cpu ! --cpu 1').residual).toEqual([{ kind: 'cpu', cpu: 1, invert: true }]);
+    expect(m0('-p sctp ! --chunk-types only DATA:Be,ABORT').residual).toEqual([
+      { kind: 'sctpchunks', type: 'only', map: [0, 6], flags: [{ chunktype: 0, flag: 0x02, mask: 0x03 }], invert: true },
+    ]);
   });
   it('udp constrains proto 17 and ports', () => {
     expect(m0('-p udp --sport 53').fields).toEqual({ proto: { kind: 'ranges', ranges: [[17, 17]], invert: false }, sport: { kind: 'ranges', ranges: [[53, 53]], invert: false } });
@@ -157,9 +167,11 @@ describe('edge ranges', () => {
     expect(m0('-p udp --sport 4:3').fields!.sport).toEqual({ kind: 'ranges', ranges: [], invert: false });
     expect(m0('-p udp ! --sport 4:3').fields!.sport).toEqual({ kind: 'ranges', ranges: [[0, 65535]], invert: false });
   });
-  it('dccp ports reach the classifier; types do not', () => {
+  it('dccp ports reach the classifier; types and option are a residual check after them', () => {
     expect(m0('-p dccp -m dccp --dport 5').fields!.dport).toEqual({ kind: 'ranges', ranges: [[5, 5]], invert: false });
-    expect(m0('-p dccp -m dccp --dccp-types SYNC').unsupported).toMatch(/dccp/);
+    expect(m0('-p dccp -m dccp ! --dccp-types SYNC --dccp-option 3').residual).toEqual([
+      { kind: 'dccp', types: { mask: 1 << 8, invert: true }, option: { option: 3, invert: false }, invert: false },
+    ]);
   });
 });
 

@@ -39,6 +39,8 @@ export interface ParseContext {
   proto?: ProtoMatch;
   /** The whole rule as parsed so far (read-only). */
   rule: Readonly<Rule>;
+  /** Prints a warning to stderr as iptables does while parsing (e.g. time's --localtz). */
+  warn?: (w: string) => void;
 }
 
 export interface PrintOptions {

@@ -344,6 +344,7 @@ class LazyRuleContext implements ParseContext {
     readonly chain: string,
     readonly proto: ParseContext['proto'],
     private readonly buildRule: () => Rule,
+    readonly warn?: (w: string) => void,
   ) {}
   get rule(): Rule {
     return this.buildRule();
@@ -430,6 +431,7 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
       chain ?? '',
       opts & OPT_PROTOCOL ? { proto, invert: (invflags & OPT_PROTOCOL) !== 0 } : undefined,
       ruleSoFar,
+      warn,
     );
 
   function buildRule(src: AddrMask | undefined, dst: AddrMask | undefined): Rule {

@@ -38,6 +38,7 @@ import {
   BPF_TCX_EGRESS,
   tcxLinkCreate,
   listInterfaces,
+  clockFacts,
   ARPHRD_ETHER,
   ARPHRD_LOOPBACK,
 } from './libbpf.ts';
@@ -556,6 +557,12 @@ export class Datapath {
       this.refillLpm(fd, enc.lpm[n], INNER[n].key, `${n} LPM`);
     }
     check(api.update(this.fd('keymap'), u32(g), enc.keymap, 0n) as number, 'writing the key map');
+    if (enc.meta.readUInt32LE(56) & L.NEED_TIME) {
+      // The time match's clock facts, as of this commit (bpf/headers.h bpftables_time()).
+      const c = clockFacts();
+      enc.meta.writeInt32LE(c.taiOffset, L.META_TAI_OFF);
+      enc.meta.writeInt32LE(c.tzMinutesWest, L.META_TZ_WEST);
+    }
     check(api.update(this.fd('meta'), u32(g), enc.meta, 0n) as number, 'writing the generation header');
     this.writeCounters(counterWrites);
     // A written counter slot is a new rule (or -Z / -c): its limit bucket / nth count restart

@@ -234,6 +234,9 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'mac') needs |= L.NEED_MAC;
       if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
       if (c.kind === 'ct') needs |= L.NEED_CT;
+      if (c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'dccp') needs |= L.NEED_HDR;
+      if (c.kind === 'time') needs |= L.NEED_TIME;
+      if (c.kind === 'realm') needs |= L.NEED_REALM;
     }
   }
   return needs;
@@ -250,7 +253,72 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
     let mask = 0xffffffff;
     let x = 0n;
     let y = 0n;
+    /** Data entries after the op (R_SCTP), as [x, y] pairs. */
+    let data: Array<[bigint, bigint]> = [];
     switch (c.kind) {
+      case 'sctpchunks': {
+        // field: match type; mask: flag entries; x: their chunk types, a byte each; then the
+        // chunk map (2 entries) and per flag entry the 256-bit set of flags bytes it accepts.
+        kind = L.R_SCTP;
+        field = L.SCTP_MATCH_TYPE[c.type];
+        const bits = (pred: (v: number) => boolean): [bigint, bigint, bigint, bigint] => {
+          const w: [bigint, bigint, bigint, bigint] = [0n, 0n, 0n, 0n];
+          for (let v = 0; v < 256; v++) if (pred(v)) w[v >> 6] |= 1n << BigInt(v & 63);
+          return w;
+        };
+        const inMap = new Set(c.map);
+        const m = bits((v) => inMap.has(v));
+        data = [[m[0], m[1]], [m[2], m[3]]];
+        // match_flags() stops at the first entry of a type: later ones never decide.
+        const flags = c.flags.filter((f, i) => c.flags.findIndex((g) => g.chunktype === f.chunktype) === i);
+        if (flags.length > 4) throw new EncodeError('sctp: more than 4 chunk flag entries');
+        for (const [k, f] of flags.entries()) {
+          if (f.chunktype >= L.HDR_FLTYPES) throw new EncodeError(`sctp: chunk flags for chunk type ${f.chunktype} (the datapath records types below ${L.HDR_FLTYPES})`);
+          x |= BigInt(f.chunktype) << BigInt(8 * k);
+          const a = bits((v) => (v & f.mask) === f.flag);
+          data.push([a[0], a[1]], [a[2], a[3]]);
+        }
+        mask = flags.length;
+        break;
+      }
+      case 'spi':
+        kind = L.R_SPI;
+        x = BigInt(c.lo >>> 0);
+        y = BigInt(c.hi >>> 0);
+        break;
+      case 'tcpoption':
+        kind = L.R_TCPOPT;
+        field = 0;
+        x = BigInt(c.option & 0xff);
+        break;
+      case 'tcpmss':
+        kind = L.R_TCPOPT;
+        field = 1;
+        x = BigInt(c.lo);
+        y = BigInt(c.hi);
+        break;
+      case 'cpu':
+        kind = L.R_CPU;
+        x = BigInt(c.cpu >>> 0);
+        break;
+      case 'realm':
+        kind = L.R_REALM;
+        mask = c.mask >>> 0;
+        x = BigInt(c.id >>> 0);
+        break;
+      case 'dccp':
+        kind = L.R_DCCP;
+        field = (c.types ? 1 : 0) | (c.option ? 2 : 0);
+        mask = ((c.types?.mask ?? 0) & 0xffff) | (c.types?.invert ? 1 << 16 : 0) | (c.option?.invert ? 1 << 17 : 0);
+        x = BigInt(c.option?.option ?? 0);
+        break;
+      case 'time':
+        kind = L.R_TIME;
+        field = c.weekdays & 0xff;
+        mask = c.monthdays >>> 0;
+        x = BigInt(c.dateStart >>> 0) | (BigInt(c.dateStop >>> 0) << 32n);
+        y = BigInt(c.dayStart) | (BigInt(c.dayStop) << 17n) | (c.kerneltz ? 1n << 34n : 0n) | (c.contiguous ? 1n << 35n : 0n);
+        break;
       case 'cmp':
         kind = L.R_CMP;
         field = L.SCALAR_NUM[c.field];
@@ -317,8 +385,12 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         break;
       }
     }
-    out.push([kind, field, c.invert ? 1 : 0, ranges.length, mask, Number(x & 0xffffffffn), Number(x >> 32n), Number(y & 0xffffffffn), Number(y >> 32n)]);
+    out.push([kind, field, c.invert ? 1 : 0, ranges.length + data.length, mask, Number(x & 0xffffffffn), Number(x >> 32n), Number(y & 0xffffffffn), Number(y >> 32n)]);
     n++;
+    for (const [dx, dy] of data) {
+      out.push([L.R_RANGE, 0, 0, 0, 0, Number(dx & 0xffffffffn), Number(dx >> 32n), Number(dy & 0xffffffffn), Number(dy >> 32n)]);
+      n++;
+    }
     for (const [lo, hi] of ranges) {
       out.push([L.R_RANGE, 0, 0, 0, 0, lo >>> 0, 0, hi >>> 0, 0]);
       n++;

@@ -84,6 +84,21 @@ export const NEED_MAC = 1;
 export const NEED_OWNER = 2;
 export const NEED_SUPPL = 4;
 export const NEED_CT = 8;
+/** Header matches (bpf/headers.h; residual kinds 30..40, need bits from 24). */
+export const R_SCTP = 30;
+export const R_SPI = 31;
+export const R_TCPOPT = 32;
+export const R_CPU = 33;
+export const R_TIME = 34;
+export const R_DCCP = 35;
+export const R_REALM = 36;
+export const NEED_REALM = 1 << 26;
+export const NEED_HDR = 1 << 24;
+export const NEED_TIME = 1 << 25;
+/** R_SCTP's field: xt_sctp's SCTP_CHUNK_MATCH_*. */
+export const SCTP_MATCH_TYPE = { any: 1, all: 2, only: 4 } as const;
+/** Chunk types whose flags the program records (bpf/bpftables.h HDR_FLTYPES). */
+export const HDR_FLTYPES = 24;
 /** R_OWNER's option bits (xt_owner's XT_OWNER_*). */
 export const OWNER_UID = 1;
 export const OWNER_GID = 2;
@@ -112,7 +127,10 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 76; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2]
+export const META_SIZE = 84; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2], tai_off, tz_west
+/** meta.tai_off / tz_west (headers.h, time match): written by the loader at each commit. */
+export const META_TAI_OFF = 76;
+export const META_TZ_WEST = 80;
 export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
 export const CHAIN_SIZE = 16; // first, end, counter, policy
 export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64

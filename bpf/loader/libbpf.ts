@@ -211,6 +211,26 @@ export function tcxLinkCreate(progFd: number, ifindex: number, attachType: numbe
   return fd;
 }
 
+const adjtimex = libc.func('int adjtimex(_Inout_ uint8_t *buf)');
+const gettimeofday = libc.func('int gettimeofday(_Out_ uint8_t *tv, _Out_ uint8_t *tz)');
+/** struct timex (x86_64 / aarch64 glibc): int tai at byte 160 of 208. */
+const TIMEX_SIZE = 208;
+const TIMEX_TAI = 160;
+
+/**
+ * What the time match needs to turn bpf_ktime_get_tai_ns() into the kernel's real time and local
+ * time: the TAI offset (adjtimex, seconds: TAI = real time + tai) and sys_tz's minutes west
+ * (gettimeofday's timezone, which the vDSO reports from the kernel).
+ */
+export function clockFacts(): { taiOffset: number; tzMinutesWest: number } {
+  const tx = new Uint8Array(TIMEX_SIZE); // modes 0: read only
+  if ((adjtimex(tx) as number) < 0) throw new KernelError('reading the TAI offset (adjtimex)', errno());
+  const tv = new Uint8Array(16);
+  const tz = new Uint8Array(8);
+  if ((gettimeofday(tv, tz) as number) < 0) throw new KernelError('reading the kernel time zone (gettimeofday)', errno());
+  return { taiOffset: Buffer.from(tx).readInt32LE(TIMEX_TAI), tzMinutesWest: Buffer.from(tz).readInt32LE(0) };
+}
+
 const ioctl = libc.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)');
 const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *name)');
 const SIOCGIFHWADDR = 0x8927;

@@ -22,5 +22,6 @@ export const cpu: MatchModule<CpuData> = {
   print: (d) => `cpu ${d.invert ? '! ' : ''}${d.cpu}`,
   save: (d) => `${d.invert ? '! ' : ''}--cpu ${d.cpu}`,
   equal: (a, b) => a.cpu === b.cpu && !!a.invert === !!b.invert,
-  compile: () => ({ unsupported: 'cpu: the datapath does not match on the processing CPU' }),
+  // xt_cpu: smp_processor_id() == cpu, XOR invert (bpf_get_smp_processor_id()).
+  compile: (d) => ({ residual: [{ kind: 'cpu', cpu: d.cpu >>> 0, invert: !!d.invert }] }),
 };

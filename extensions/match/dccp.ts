@@ -1,5 +1,6 @@
 // dccp match (libxt_dccp.c): ports reach the classifier (the datapath reads DCCP ports like
-// tcp/udp ones); packet types and options do not.
+// tcp/udp ones); packet types and options are a residual check after them, as dccp_mt()
+// (classifier/headers.ts, bpf/headers.h).
 import { parameterProblem } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
@@ -94,7 +95,18 @@ export const dccp: MatchModule<DccpData> = {
   },
   equal: (a, b) => dccp.save(a) === dccp.save(b),
   compile(d): CompiledMatch {
-    if (d.types !== undefined || d.option !== undefined) return { unsupported: 'dccp --dccp-types/--dccp-option: the datapath does not parse DCCP headers beyond ports' };
-    return { fields: { proto: { kind: 'ranges', ranges: [[33, 33]], invert: false }, ...portFields(d.spts, d.spInv, d.dpts, d.dpInv) } };
+    const fields: CompiledMatch['fields'] = { proto: { kind: 'ranges', ranges: [[33, 33]], invert: false }, ...portFields(d.spts, d.spInv, d.dpts, d.dpInv) };
+    if (d.types === undefined && d.option === undefined) return { fields };
+    return {
+      fields,
+      residual: [
+        {
+          kind: 'dccp',
+          types: d.types !== undefined ? { mask: d.types & 0xffff, invert: !!d.typesInv } : undefined,
+          option: d.option !== undefined ? { option: d.option, invert: !!d.optInv } : undefined,
+          invert: false,
+        },
+      ],
+    };
   },
 };

@@ -1,5 +1,6 @@
 // sctp match (libxt_sctp.c, old-style option parser): ports reach the classifier (the datapath
-// reads SCTP ports like tcp/udp ones); chunk types do not.
+// reads SCTP ports like tcp/udp ones); --chunk-types is a residual check walking the chunks as
+// xt_sctp does (classifier/headers.ts, bpf/headers.h), after the ports as in sctp_mt().
 import { parameterProblem } from '../../parser/errors.ts';
 import type { CompiledMatch } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
@@ -172,7 +173,11 @@ export const sctp: MatchModule<SctpData> = {
     return s.trim();
   },
   compile(d): CompiledMatch {
-    if (d.chunks) return { unsupported: 'sctp --chunk-types: the datapath does not parse SCTP chunks' };
-    return { fields: { proto: { kind: 'ranges', ranges: [[132, 132]], invert: false }, ...portFields(d.spts, d.spInv, d.dpts, d.dpInv) } };
+    const fields = { proto: { kind: 'ranges' as const, ranges: [[132, 132]] as Array<[number, number]>, invert: false }, ...portFields(d.spts, d.spInv, d.dpts, d.dpInv) };
+    if (!d.chunks) return { fields };
+    // The kernel's flag_info[].chunktype is what libxt_sctp stored (the chunk's index in its
+    // name table) and is compared with the chunk's type as such; kept so.
+    const c = d.chunks;
+    return { fields, residual: [{ kind: 'sctpchunks', type: c.type, map: [...c.map], flags: c.flags.map((f) => ({ ...f })), invert: !!c.inv }] };
   },
 };

@@ -77,7 +77,8 @@ export const realm: MatchModule<RealmData> = {
   finalCheck: (d) => x6Fcheck('realm', [{ name: 'realm', mand: true }], d.seen),
   print: (d) => `${d.invert ? '! ' : ''}realm ${markMaskText(d.id, d.mask)}`,
   save: (d) => `${d.invert ? '! ' : ''}--realm ${markMaskText(d.id, d.mask)}`,
-  compile: no('realm: the datapath does not see routing realms'),
+  // realm_mt(): the route's tclassid (bpf/headers.h reads skb_dst(skb)->tclassid).
+  compile: (d) => ({ residual: [{ kind: 'realm', id: d.id >>> 0, mask: d.mask >>> 0, invert: !!d.invert }] }),
 };
 
 export interface SocketData {
@@ -122,7 +123,9 @@ export const tcpmss: MatchModule<TcpmssData> = {
   },
   print: (d) => `tcpmss match ${d.invert ? '!' : ''}${d.min === d.max ? d.min : `${d.min}:${d.max}`}`,
   save: (d) => `${d.invert ? '! ' : ''}--mss ${d.min === d.max ? d.min : `${d.min}:${d.max}`}`,
-  compile: no('tcpmss: the datapath does not parse TCP options'),
+  // xt_tcpmss: any packet of the rule's -p tcp, fragments included (the kernel reads what follows
+  // the IP header); a short header or truncated options hotdrop.
+  compile: (d) => ({ residual: [{ kind: 'tcpmss', lo: d.min, hi: d.max, invert: !!d.invert }] }),
 };
 
 export interface ConnmarkData {

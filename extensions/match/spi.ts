@@ -49,7 +49,12 @@ function spiModule(name: 'esp' | 'ah' | 'ipcomp', option: string, proto: number,
       return p.join(' ');
     },
     equal: (a, b) => mod.save(a) === mod.save(b),
-    compile: (): CompiledMatch => ({ unsupported: `${name}: the datapath does not read IPsec SPIs` }),
+    // The proto key of the unfragmented protocol: a non-first fragment never matches, inverted
+    // or not (the kernel's `fragoff != 0 → false`); the SPI check hotdrops a short header.
+    compile: (d): CompiledMatch => ({
+      fields: { proto: { kind: 'ranges', ranges: [[proto, proto]], invert: false } },
+      residual: [{ kind: 'spi', proto: name, lo: d.spis?.[0] ?? 0, hi: d.spis?.[1] ?? 0xffffffff, invert: !!d.invert }],
+    }),
   };
   return mod;
 }

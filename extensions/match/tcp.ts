@@ -139,13 +139,15 @@ export const tcp: MatchModule<TcpData> = {
   },
   equal: (a, b) => tcp.save(a) === tcp.save(b),
   compile(d): CompiledMatch {
-    if (d.option !== undefined) return { unsupported: 'tcp --tcp-option: the datapath does not parse TCP options' };
     const fields: CompiledMatch['fields'] = { proto: { kind: 'ranges', ranges: [[6, 6]], invert: false }, ...portFields(d.spts, d.spInv, d.dpts, d.dpInv) };
     if (d.flags) {
       const { mask, cmp } = d.flags;
       const inv = !!d.flInv;
       fields.tcpflags = { kind: 'ranges', ranges: rangesWhere(255, (v) => ((v & mask) === cmp) !== inv), invert: false };
     }
+    // tcp_mt() looks for the option after the ports and flags (tcp_find_option; a short header
+    // or truncated options hotdrop).
+    if (d.option !== undefined) return { fields, residual: [{ kind: 'tcpoption', option: d.option, invert: !!d.optInv }] };
     return { fields };
   },
 };

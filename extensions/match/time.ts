@@ -1,5 +1,6 @@
 // time match (libxt_time.c): times of day, weekdays, monthdays and dates (UTC unless
-// --kerneltz). The datapath has no clock-based checks.
+// --kerneltz), checked per packet against the real time as xt_time (classifier/headers.ts,
+// bpf/headers.h).
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
 import { x6Seen } from '../lib.ts';
@@ -91,7 +92,7 @@ export const time: MatchModule<TimeData> = {
     invertible: true,
   })),
   init: () => ({ dateStart: 0, dateStop: DATE_MAX, dayStart: 0, dayStop: MAX_DAYTIME, weekdays: ALL_WEEKDAYS, monthdays: ALL_MONTHDAYS }),
-  parse(d, o, a, inv) {
+  parse(d, o, a, inv, ctx) {
     x6Seen((d.seen ??= []), 'time', o, inv, o === 'weekdays' || o === 'monthdays');
     const v = a[0] ?? '';
     switch (o) {
@@ -116,6 +117,9 @@ export const time: MatchModule<TimeData> = {
         if (inv) d.monthdays = (~d.monthdays & ALL_MONTHDAYS) >>> 0;
         break;
       case 'localtz':
+        ctx.warn?.('WARNING: --localtz is being replaced by --kerneltz, since "local" is ambiguous. Note the kernel timezone has caveats - see manpage for details.');
+        d.kerneltz = true;
+        break;
       case 'kerneltz':
         d.kerneltz = true;
         break;
@@ -145,13 +149,29 @@ export const time: MatchModule<TimeData> = {
   save(d) {
     const p: string[] = [];
     if (d.dayStart !== 0 || d.dayStop !== MAX_DAYTIME) p.push(`--timestart ${daytime(d.dayStart)} --timestop ${daytime(d.dayStop)}`);
-    if (d.weekdays !== ALL_WEEKDAYS) p.push(`--weekdays ${weekdayList(d.weekdays)}`);
+    // time_save(): monthdays before weekdays (print() has them the other way round).
     if (d.monthdays !== ALL_MONTHDAYS) p.push(`--monthdays ${monthdayList(d.monthdays, false)}`);
+    if (d.weekdays !== ALL_WEEKDAYS) p.push(`--weekdays ${weekdayList(d.weekdays)}`);
     if (d.dateStart !== 0) p.push(`--datestart ${date(d.dateStart, 'T')}`);
     p.push(`--datestop ${date(d.dateStop, 'T')}`);
     if (d.kerneltz) p.push('--kerneltz');
     if (d.contiguous) p.push('--contiguous');
     return p.join(' ');
   },
-  compile: () => ({ unsupported: 'time: the datapath has no clock-based matching' }),
+  compile: (d) => ({
+    residual: [
+      {
+        kind: 'time',
+        dateStart: d.dateStart,
+        dateStop: d.dateStop,
+        dayStart: d.dayStart,
+        dayStop: d.dayStop,
+        weekdays: d.weekdays,
+        monthdays: d.monthdays >>> 0,
+        kerneltz: !!d.kerneltz,
+        contiguous: !!d.contiguous,
+        invert: false,
+      },
+    ],
+  }),
 };
