@@ -268,6 +268,10 @@ struct pkt {
 	__u32 ct_odp;
 	__u32 ct_rsp;  /* reply tuple's ports */
 	__u32 ct_rdp;
+	/* hashlimit.h: the 4 bytes at the L4 offset + proto_ports_offset() as source port << 16 |
+	 * destination port, 0 for protocols without ports; hlpok 0 when they were unreadable. */
+	__u32 hlports;
+	__u32 hlpok;
 };
 
 /* Per-packet state that does not fit the 512-byte stack: a per-CPU scratch slot per nesting
@@ -325,6 +329,7 @@ struct scratch {
 	__u32 at_type[2];
 	__u32 at_ifx[2];
 	struct at_walk at_w;
+	struct hl_key hk; /* hashlimit.h: the bucket key being looked up */
 	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
 };
 #define REJECT_HIT 0x80000000u
@@ -430,6 +435,7 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 }
 
 #include "recent.h"
+#include "hashlimit.h"
 
 struct res_ctx {
 	void *res;
@@ -580,6 +586,20 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = nval == 0;
 		break;
 	}
+	case R_HASHLIMIT:
+		/* < 0: hotdrop (the real run drops uncounted; a dry run leaves it to the netfilter
+		 * program, which drops it). */
+		m = bpftables_hashlimit(x, e, c->dry, 0);
+		if (m == HL_FULL) {
+			bpftables_hl_gc(e);
+			m = bpftables_hashlimit(x, e, 0, 1);
+		}
+		if (m < 0) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		break;
 	case R_RECENT:
 		/* < 0: a dry run met a recent op that changes state (see above). */
 		/* p is the first member of the scratch slot (struct scratch). */
@@ -854,6 +874,8 @@ static __noinline int parse(void *skb, struct scratch *x)
 			p->sport = (__u32)h[20] << 8 | h[21];
 			p->dport = (__u32)h[22] << 8 | h[23];
 			p->tcpflags = h[9] == 6 ? h[33] : NO_TCPFLAGS;
+			p->hlports = p->sport << 16 | p->dport;
+			p->hlpok = 1;
 			cp->l4ok = 1;
 			return 0;
 		}
@@ -876,6 +898,20 @@ static __noinline int parse(void *skb, struct scratch *x)
 	p->sport = NO_L4;
 	p->dport = NO_L4;
 	p->tcpflags = NO_TCPFLAGS;
+	{
+		/* hashlimit_init_dst(): proto_ports_offset() and skb_header_pointer(), fragments too. */
+		__u32 pr = p->proto;
+		int poff = (pr == 6 || pr == 17 || pr == 33 || pr == 50 || pr == 132 || pr == 136) ? 0 : pr == 51 ? 4 : -1;
+		__u8 pb[4] = {};
+		p->hlports = 0;
+		p->hlpok = 1;
+		if (poff >= 0) {
+			if (bpf_dynptr_read(pb, 4, &dp, thoff + poff, 0))
+				p->hlpok = 0;
+			else
+				p->hlports = (__u32)pb[0] << 24 | (__u32)pb[1] << 16 | (__u32)pb[2] << 8 | pb[3];
+		}
+	}
 	if (p->frag)
 		return 0;
 	__u8 l4buf[20];

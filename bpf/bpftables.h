@@ -66,6 +66,7 @@
 #define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
 #define R_OWNER 21
 #define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
+#define R_HASHLIMIT 23 /* hashlimit.h: field = the rule's HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -256,6 +257,53 @@ struct recent_dry {
 	__u32 present;  /* the copy holds an entry (0: none, or removed by the dry run) */
 	__u32 pad;
 	struct recent_val val;
+};
+
+/* hashlimit.h: xt_hashlimit's cfg.mode bits (XT_HASHLIMIT_*). */
+#define HL_DIP 0x01
+#define HL_DPT 0x02
+#define HL_SIP 0x04
+#define HL_SPT 0x08
+#define HL_INVERT 0x10
+#define HL_BYTES 0x20
+#define HL_RATE_MATCH 0x40
+#define HL_ENTRIES 262144 /* all tables together */
+#define HL_TABLES 4096
+#define HL_NAME_LEN 256
+
+/* A table's bucket key: addresses host order, masked; ports as the packet has them; fields the
+ * table's mode does not hash are 0 (hashlimit_init_dst). */
+struct hl_key {
+	__u32 table;
+	__u32 src;
+	__u32 dst;
+	__u16 sport;
+	__u16 dport;
+};
+
+/* dsthash_ent: times in jiffies; w[] is the kernel's rateinfo union, word for word:
+ * token bucket {credit, credit_cap, cost}; rate match {interval | prev_window << 32,
+ * current_rate, rate, burst}. */
+struct hl_ent {
+	__u64 prev;
+	__u64 expires;
+	__u64 w[4];
+};
+
+/* A table (xt_hashlimit_htable): the configuration of the rule that created it, prepared by
+ * the loader for this kernel's HZ; `count` is the number of entries (the datapath's). */
+struct hl_tab {
+	__u32 mode;
+	__u32 srcmask;   /* address masks, host order */
+	__u32 dstmask;
+	__u32 max;       /* cfg.max after htable_create() */
+	__u64 expire;    /* msecs_to_jiffies(cfg.expire) */
+	__u64 gc;        /* msecs_to_jiffies(cfg.gc_interval) */
+	__u64 hz;
+	__u64 cpj;       /* CREDITS_PER_JIFFY */
+	__u64 cpjb;      /* CREDITS_PER_JIFFY_BYTES */
+	__u64 init[4];   /* rateinfo_init()'s w[] */
+	__u64 count;
 };
 
 /* addrtype.h: LC-trie walk state, kept in the scratch slot (struct scratch.at_w); the stack

@@ -104,6 +104,10 @@ export type ScalarField =
  *            without one (PacketKey.mac undefined) fails whatever `invert` says.
  * - owner:   xt_owner (revision 1) over PacketKey.sock, as one check: `invert` is always false;
  *            each option carries its own inversion (owner_mt() in the kernel).
+ * - hashlimit: xt_hashlimit (revision 3): per-flow token buckets in the table `name`, shared by
+ *            name across rules and rulesets; a table keeps the configuration of the rule that
+ *            created it. `cfg` is this rule's (xt_hashlimit's hashlimit_cfg3); the kernel's
+ *            XT_HASHLIMIT_INVERT in cfg.mode is the match's inversion (`invert` stays false).
  *
  * limit, nth and recent's set / update / remove / --reap change state when evaluated: they are
  * STATEFUL, and the classifier keeps every constraint of the rule's later matches after them
@@ -129,6 +133,7 @@ export type ResidualCheck =
   | { kind: 'addrtype'; addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean }
   | { kind: 'mac'; mac: number; invert: boolean }
   | { kind: 'owner'; owner: OwnerCheck; invert: false }
+  | { kind: 'hashlimit'; name: string; cfg: HashlimitCfg; invert: false }
   | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
 
 /**
@@ -176,6 +181,26 @@ export function ctValue(c: PacketConn, f: CtField): number {
   }
 }
 
+/** xt_hashlimit's struct hashlimit_cfg3 as the rule gives it (iptables fills the defaults). */
+export interface HashlimitCfg {
+  /** XT_HASHLIMIT_*: HASH_DIP 1, HASH_DPT 2, HASH_SIP 4, HASH_SPT 8, INVERT 16, BYTES 32, RATE_MATCH 64. */
+  mode: number;
+  /** Packet mode: period in 1/1000000 s; byte mode: the cost (bytes_to_cost). */
+  avg: number;
+  /** Packets, or byte-mode quanta (0: none given). */
+  burst: number;
+  /** 0: the kernel's default. */
+  size: number;
+  max: number;
+  /** Milliseconds. */
+  gcInterval: number;
+  expire: number;
+  srcmask: number;
+  dstmask: number;
+  /** Seconds (rate match). */
+  interval: number;
+}
+
 /** The owner match's options (uid / gid inclusive ranges; suppl: --suppl-groups). */
 export interface OwnerCheck {
   uid?: [number, number];
@@ -219,7 +244,7 @@ export interface AddrTypeFacts {
 
 /** Whether evaluating the check changes state (see ResidualCheck). */
 export function residualIsStateful(c: ResidualCheck): boolean {
-  return c.kind === 'limit' || c.kind === 'nth' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
+  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
 }
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */

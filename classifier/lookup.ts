@@ -33,6 +33,9 @@ export function defaultResidualOracle(_counterId: number, check: ResidualCheck):
       return check.probability >= 1;
     case 'nth':
       return check.every <= 1;
+    case 'hashlimit':
+      // Under the rate (a fresh bucket); the kernel's XT_HASHLIMIT_INVERT is the inversion.
+      return (check.cfg.mode & 16) === 0;
     default:
       return true;
   }

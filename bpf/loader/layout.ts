@@ -65,6 +65,15 @@ export const RECENT_LIST_SIZE = 8; // count, pad
 export const R_MAC = 20;
 export const R_OWNER = 21;
 export const R_CT = 22;
+/** hashlimit.h: field = the rule's mode bits HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id. */
+export const R_HASHLIMIT = 23;
+export const HL_RULE_MODE = 0x10 | 0x20 | 0x40;
+export const HL_BYTES = 0x20;
+export const HL_RATE_MATCH = 0x40;
+export const HL_NAME_LEN = 256;
+export const HL_KEY_SIZE = 16; // table, src, dst, sport u16, dport u16
+/** struct hl_tab: mode, srcmask, dstmask, max (u32); expire, gc, hz, cpj, cpjb, init[4], count (u64). */
+export const HL_TAB_SIZE = 16 + 8 * 10;
 /** R_CT's field codes (bpf/content.h CTF_*). */
 export const CT_FIELD_NUM: Readonly<Record<CtField, number>> = {
   proto: 0,
