@@ -586,6 +586,33 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = nval == 0;
 		break;
 	}
+	case R_QUOTA: {
+		/* quota_mt(): a packet that fits takes its length and holds; one that does not
+		 * empties the budget and fails. The budget starts at x (per rule, survives swaps). */
+		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
+		if (!st) {
+			if (c->dry) {
+				m = e->x >= p->skblen;
+				break;
+			}
+			struct res_state init = { .a = e->x, .b = 1 };
+			bpf_map_update_elem(&resstate, &key, &init, BPF_NOEXIST);
+			st = bpf_map_lookup_elem(&resstate, &key);
+			if (!st)
+				break;
+		}
+		if (c->dry) {
+			m = st->a >= p->skblen;
+			break;
+		}
+		if (st->a >= p->skblen) {
+			st->a -= p->skblen;
+			m = 1;
+		} else {
+			st->a = 0;
+		}
+		break;
+	}
 	case R_HASHLIMIT:
 		/* < 0: hotdrop (the real run drops uncounted; a dry run leaves it to the netfilter
 		 * program, which drops it). */

@@ -66,6 +66,7 @@
 #define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
 #define R_OWNER 21
 #define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
+#define R_QUOTA 24     /* xt_quota: x = bytes; the remaining budget in resstate (a) */
 #define R_HASHLIMIT 23 /* hashlimit.h: field = the rule's HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id */
 
 /* ScalarField codes for R_CMP. */

@@ -108,6 +108,8 @@ export type ScalarField =
  *            name across rules and rulesets; a table keeps the configuration of the rule that
  *            created it. `cfg` is this rule's (xt_hashlimit's hashlimit_cfg3); the kernel's
  *            XT_HASHLIMIT_INVERT in cfg.mode is the match's inversion (`invert` stays false).
+ * - quota:   xt_quota: the rule's byte budget (`bytes`, decimal u64); a packet that fits takes
+ *            its length from it and holds, one that does not empties it and fails.
  *
  * limit, nth and recent's set / update / remove / --reap change state when evaluated: they are
  * STATEFUL, and the classifier keeps every constraint of the rule's later matches after them
@@ -134,6 +136,7 @@ export type ResidualCheck =
   | { kind: 'mac'; mac: number; invert: boolean }
   | { kind: 'owner'; owner: OwnerCheck; invert: false }
   | { kind: 'hashlimit'; name: string; cfg: HashlimitCfg; invert: false }
+  | { kind: 'quota'; bytes: string; invert: boolean }
   | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
 
 /**
@@ -244,7 +247,7 @@ export interface AddrTypeFacts {
 
 /** Whether evaluating the check changes state (see ResidualCheck). */
 export function residualIsStateful(c: ResidualCheck): boolean {
-  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
+  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || c.kind === 'quota' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
 }
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */

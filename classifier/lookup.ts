@@ -25,7 +25,7 @@ export type Hook = 'INPUT' | 'FORWARD' | 'OUTPUT';
  */
 export type ResidualOracle = (counterId: number, check: ResidualCheck, pkt: PacketKey) => boolean;
 
-export function defaultResidualOracle(_counterId: number, check: ResidualCheck): boolean {
+export function defaultResidualOracle(_counterId: number, check: ResidualCheck, pkt?: PacketKey): boolean {
   switch (check.kind) {
     case 'limit':
       return true;
@@ -33,6 +33,9 @@ export function defaultResidualOracle(_counterId: number, check: ResidualCheck):
       return check.probability >= 1;
     case 'nth':
       return check.every <= 1;
+    case 'quota':
+      // A fresh budget.
+      return BigInt(check.bytes) >= BigInt(pkt?.len ?? 0);
     case 'hashlimit':
       // Under the rate (a fresh bucket); the kernel's XT_HASHLIMIT_INVERT is the inversion.
       return (check.cfg.mode & 16) === 0;

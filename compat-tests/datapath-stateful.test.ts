@@ -138,6 +138,33 @@ function hashlimitScenario(impl: Impl, p: Pair): string[] {
   return saves;
 }
 
+const QUOTA = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p udp -m udp --dport 9011 -m quota --quota 100 -j ACCEPT
+-A INPUT -p udp -m udp --dport 9011 -j DROP
+-A INPUT -p udp -m udp --dport 9012 -m quota ! --quota 80
+-A INPUT -p udp -m udp --dport 9013 -m quota --quota 0
+COMMIT
+`;
+
+function quotaScenario(impl: Impl, p: Pair): string[] {
+  load(p, impl, QUOTA);
+  const saves: string[] = [];
+  // 36-byte datagrams: 100 bytes hold two; the third empties the budget, a fourth fails too.
+  send(p, [...times(4, [41020, 9011]), ...times(4, [41021, 9012]), [41022, 9013]]);
+  saves.push(save(p, impl));
+  // A swap keeps the budgets; a rule added again starts a new one.
+  iptables(p, impl, '-A', 'INPUT', '-p', 'udp', '--dport', '9', '-j', 'ACCEPT');
+  send(p, [[41020, 9011]]);
+  iptables(p, impl, '-D', 'INPUT', '-p', 'udp', '-m', 'udp', '--dport', '9012', '-m', 'quota', '!', '--quota', '80');
+  iptables(p, impl, '-A', 'INPUT', '-p', 'udp', '-m', 'udp', '--dport', '9012', '-m', 'quota', '!', '--quota', '80');
+  send(p, [...times(3, [41021, 9012])]);
+  saves.push(save(p, impl));
+  return saves;
+}
+
 describe('stateful matches on real traffic, like iptables', () => {
   let real: Pair;
   let ours: Pair;
@@ -162,6 +189,13 @@ describe('stateful matches on real traffic, like iptables', () => {
   it('hashlimit: per-flow buckets, modes, masks, byte mode, rate match, shared tables, max, expiry, swaps', () => {
     const a = hashlimitScenario('nft', real);
     const b = hashlimitScenario('bpftables', ours);
+    if (process.env.SHOW) console.log(a.join('\n----\n'));
+    expect(b).toEqual(a);
+  });
+
+  it('quota: byte budgets per rule, inversion, an exhausted budget stays empty, swaps keep it', () => {
+    const a = quotaScenario('nft', real);
+    const b = quotaScenario('bpftables', ours);
     if (process.env.SHOW) console.log(a.join('\n----\n'));
     expect(b).toEqual(a);
   });

@@ -306,6 +306,10 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         x = BigInt(id >>> 0);
         break;
       }
+      case 'quota':
+        kind = L.R_QUOTA;
+        x = BigInt(c.bytes);
+        break;
       case 'mac':
         kind = L.R_MAC;
         x = BigInt(c.mac);
@@ -481,7 +485,7 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     rules.writeUInt8(ACTION_CODE[a.kind], o + 16);
     rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids, hlIds) : 0, o + 17);
     if (r.counterId > maxCounter) maxCounter = r.counterId;
-    if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth')) statefulIds.push(r.counterId);
+    if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth' || c.kind === 'quota')) statefulIds.push(r.counterId);
     for (const c of r.residual) if (c.kind === 'addrtype') atFlags |= c.addr === 'src' ? 1 : 2;
   }
   // meta.pad (offset 52): which address types the program looks up per packet (addrtype.h).

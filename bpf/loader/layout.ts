@@ -67,6 +67,8 @@ export const R_OWNER = 21;
 export const R_CT = 22;
 /** hashlimit.h: field = the rule's mode bits HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id. */
 export const R_HASHLIMIT = 23;
+/** quota: x = the budget in bytes; state in resstate like limit. */
+export const R_QUOTA = 24;
 export const HL_RULE_MODE = 0x10 | 0x20 | 0x40;
 export const HL_BYTES = 0x20;
 export const HL_RATE_MATCH = 0x40;
