@@ -272,6 +272,12 @@ struct pkt {
 	 * destination port, 0 for protocols without ports; hlpok 0 when they were unreadable. */
 	__u32 hlports;
 	__u32 hlpok;
+	/* conntrack.h, when meta.needs has NEED_ACCT: the connection's counters as the filter
+	 * hooks see them (this packet included); cbok 0: no connection or no accounting. */
+	__u32 cbok;
+	__u32 cbpad;
+	__u64 cbpk[2];
+	__u64 cbby[2];
 };
 
 /* Per-packet state that does not fit the 512-byte stack: a per-CPU scratch slot per nesting
@@ -330,6 +336,8 @@ struct scratch {
 	__u32 at_ifx[2];
 	struct at_walk at_w;
 	struct hl_key hk; /* hashlimit.h: the bucket key being looked up */
+	__u32 ctacct;     /* cfg.ct_on & CT_ACCT: a new entry keeps counters */
+	__u32 ctpad;
 	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
 };
 #define REJECT_HIT 0x80000000u
@@ -586,6 +594,9 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = nval == 0;
 		break;
 	}
+	case R_CONNBYTES:
+		m = connbytes_res(p, e);
+		break;
 	case R_QUOTA: {
 		/* quota_mt(): a packet that fits takes its length and holds; one that does not
 		 * empties the budget and fails. The budget starts at x (per rule, survives swaps). */
@@ -1162,16 +1173,19 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 
 	struct ct_val *ce = 0;
 	int ct_new = 0;
-	if (cf->ct_on && !x->ctforce && x->relkey)
+	if ((cf->ct_on & 1) && !x->ctforce && x->relkey)
 		x->ctforce = rel_lookup(x->relkey, x, x->relconsume);
-	if (cf->ct_on && x->ctforce)
+	if ((cf->ct_on & 1) && x->ctforce)
 		p->ctstate = (x->ctforce - 1) & 7;
-	else if (cf->ct_on)
+	else if (cf->ct_on & 1)
 		p->ctstate = ct_classify(p, &x->cp, &x->ck, &ce, &ct_new);
 	else
 		p->ctstate = CT_UNTRACKED;
 	if (needs & NEED_CT)
 		content_ct(x, ce);
+	x->ctacct = cf->ct_on & CT_ACCT;
+	if (needs & NEED_ACCT)
+		connbytes_prep(x, ce, ct_new);
 
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;
@@ -1192,7 +1206,7 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 	} else {
 		verdict = x->verdict == NF_ACCEPT ? NF_ACCEPT : NF_DROP;
 	}
-	if (cf->ct_on && !x->dry)
+	if ((cf->ct_on & 1) && !x->dry)
 		ct_confirm(x, ce, ct_new, verdict);
 	return verdict;
 }

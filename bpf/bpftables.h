@@ -66,6 +66,7 @@
 #define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
 #define R_OWNER 21
 #define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
+#define R_CONNBYTES 25 /* conntrack.h: field = what | dir << 4, x = from, y = to (the kernel's, after `!` swapped them) */
 #define R_QUOTA 24     /* xt_quota: x = bytes; the remaining budget in resstate (a) */
 #define R_HASHLIMIT 23 /* hashlimit.h: field = the rule's HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id */
 
@@ -177,7 +178,9 @@ struct log_rec {
 
 struct cfg {
 	__u32 active;  /* active generation 0/1 */
-	__u32 ct_on;   /* conntrack tracking enabled */
+	__u32 ct_on;   /* bit 0: conntrack tracking enabled; bit 1 (CT_ACCT): new entries count
+	                * packets / bytes (sticky like net.netfilter.nf_conntrack_acct, which
+	                * xt_connbytes turns on) */
 };
 
 /* Conntrack. */
@@ -196,7 +199,15 @@ struct ct_val {
 	__u16 orig_sport;
 	__u8 state;       /* TCPS_* for tcp */
 	__u8 seen_reply;
+	/* nf_conn_acct: packets / bytes per direction (0 original, 1 reply), kept only when the
+	 * entry was created with accounting on (acct); skb->len per packet, as conntrack counts. */
+	__u64 pk[2];
+	__u64 by[2];
+	__u32 acct;
+	__u32 pad;
 };
+#define CT_ACCT 2
+#define NEED_ACCT 16 /* meta.needs: connbytes_prep() (conntrack.h); 1..8 are content.h's */
 
 /* Per-packet conntrack inputs (parsed with the headers). */
 struct ct_pkt {

@@ -221,6 +221,89 @@ static __always_inline __u8 tcp_next(__u8 st, __u8 fl, int reply)
 	return st;
 }
 
+/* Whether the packet travels in the reply direction of entry v. */
+static __always_inline int ct_is_reply(struct pkt *p, struct ct_pkt *cp, struct ct_val *v)
+{
+	__u16 sp, dp;
+	ct_ports(p, cp, &sp, &dp);
+	int reply = !(p->saddr == v->orig_src && sp == v->orig_sport);
+	if (p->proto == 1 && !reply && icmp_is_reply(cp->icmp_type))
+		reply = 1;
+	return reply;
+}
+
+/* A loopback packet at INPUT: conntrack counted it at LOCAL_OUT (the skb keeps its conntrack,
+ * so PRE_ROUTING does not count it again). */
+static __always_inline int ct_lo_in(struct scratch *x)
+{
+	return x->p.hook == 0 && x->iif[0] == 'l' && x->iif[1] == 'o' && x->iif[2] == 0;
+}
+
+/* The counters xt_connbytes reads at the filter hooks: conntrack accounted the packet before
+ * (nf_ct_refresh_acct() in the protocol handlers at PRE_ROUTING / LOCAL_OUT), so they include
+ * it; a new flow's entry holds it alone. An ICMP error (RELATED) is not accounted: the
+ * embedded flow's counters as they are. No connection (INVALID, REJECT replies of this
+ * datapath) or an entry created while accounting was off: cbok 0 (no match, even with `!`). */
+static __noinline void connbytes_prep(struct scratch *x, struct ct_val *ce, int is_new)
+{
+	struct pkt *p = &x->p;
+	struct ct_pkt *cp = &x->cp;
+	p->cbok = 0;
+	p->cbpk[0] = p->cbpk[1] = p->cbby[0] = p->cbby[1] = 0;
+	__u32 st = p->ctstate;
+	if (x->ctforce || st == CT_INVALID || st == CT_UNTRACKED)
+		return;
+	struct ct_val *v = ce;
+	if (st == CT_RELATED) {
+		struct ct_key ik;
+		ct_make_key(&ik, cp->inner_saddr, cp->inner_sport, cp->inner_daddr, cp->inner_dport, cp->inner_proto);
+		v = bpf_map_lookup_elem(&ct, &ik);
+		if (!v || !v->acct)
+			return;
+		p->cbpk[0] = v->pk[0];
+		p->cbpk[1] = v->pk[1];
+		p->cbby[0] = v->by[0];
+		p->cbby[1] = v->by[1];
+		p->cbok = 1;
+		return;
+	}
+	if (!v) {
+		if (!is_new || !x->ctacct)
+			return;
+		p->cbpk[0] = 1;
+		p->cbby[0] = p->skblen;
+		p->cbok = 1;
+		return;
+	}
+	if (!v->acct)
+		return;
+	p->cbpk[0] = v->pk[0];
+	p->cbpk[1] = v->pk[1];
+	p->cbby[0] = v->by[0];
+	p->cbby[1] = v->by[1];
+	if (!ct_lo_in(x)) {
+		__u32 d = ct_is_reply(p, cp, v) & 1;
+		p->cbpk[d] += 1;
+		p->cbby[d] += p->skblen;
+	}
+	p->cbok = 1;
+}
+
+/* R_CONNBYTES: connbytes_mt(). field: what (0 packets, 1 bytes, 2 average packet size) |
+ * direction << 4 (1 original, 2 reply, 3 both); x = count.from, y = count.to. */
+static __always_inline int connbytes_res(struct pkt *p, struct res_ent *e)
+{
+	if (!p->cbok)
+		return 0;
+	__u32 what = e->field & 3, dir = e->field >> 4;
+	__u64 pk = dir == 1 ? p->cbpk[0] : dir == 2 ? p->cbpk[1] : p->cbpk[0] + p->cbpk[1];
+	__u64 by = dir == 1 ? p->cbby[0] : dir == 2 ? p->cbby[1] : p->cbby[0] + p->cbby[1];
+	__u64 v = what == 0 ? pk : what == 1 ? by : (pk ? by / pk : 0);
+	if (e->y >= e->x)
+		return v <= e->y && v >= e->x;
+	return v < e->y || v > e->x;
+}
+
 static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_new, int verdict)
 {
 	struct pkt *p = &x->p;
@@ -235,6 +318,10 @@ static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_ne
 			reply = 1;
 		if (reply)
 			v->seen_reply = 1;
+		if (v->acct && !ct_lo_in(x)) {
+			v->pk[reply & 1] += 1;
+			v->by[reply & 1] += p->skblen;
+		}
 		if (p->proto == 6)
 			v->state = tcp_next(v->state, p->tcpflags, reply);
 		v->expires_ns = now + ct_timeout(p->proto, v->state, v->seen_reply);
@@ -247,6 +334,11 @@ static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_ne
 	ct_ports(p, cp, &sp, &dp);
 	nv.orig_src = p->saddr;
 	nv.orig_sport = sp;
+	if (x->ctacct) {
+		nv.acct = 1;
+		nv.pk[0] = 1;
+		nv.by[0] = p->skblen;
+	}
 	if (p->proto == 6)
 		nv.state = (p->tcpflags & 0x17) == 0x02 ? TCPS_SYN_SENT : TCPS_ESTABLISHED;
 	nv.expires_ns = now + ct_timeout(p->proto, nv.state, 0);

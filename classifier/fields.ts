@@ -108,6 +108,10 @@ export type ScalarField =
  *            name across rules and rulesets; a table keeps the configuration of the rule that
  *            created it. `cfg` is this rule's (xt_hashlimit's hashlimit_cfg3); the kernel's
  *            XT_HASHLIMIT_INVERT in cfg.mode is the match's inversion (`invert` stays false).
+ * - connbytes: xt_connbytes over the connection's accounting (this packet included); `from` /
+ *            `to` are the kernel's count.from / count.to (decimal u64) after `!` swapped them:
+ *            to >= from tests [from, to], else value < to || value > from. No connection: no
+ *            match (the oracle decides: PacketKey has no counters).
  * - quota:   xt_quota: the rule's byte budget (`bytes`, decimal u64); a packet that fits takes
  *            its length from it and holds, one that does not empties it and fails.
  *
@@ -137,6 +141,7 @@ export type ResidualCheck =
   | { kind: 'owner'; owner: OwnerCheck; invert: false }
   | { kind: 'hashlimit'; name: string; cfg: HashlimitCfg; invert: false }
   | { kind: 'quota'; bytes: string; invert: boolean }
+  | { kind: 'connbytes'; what: 'packets' | 'bytes' | 'avgpkt'; dir: 'original' | 'reply' | 'both'; from: string; to: string; invert: false }
   | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
 
 /**

@@ -33,6 +33,16 @@ export function defaultResidualOracle(_counterId: number, check: ResidualCheck, 
       return check.probability >= 1;
     case 'nth':
       return check.every <= 1;
+    case 'connbytes': {
+      // A connection's first packet, in the original direction.
+      if (!pkt || (pkt.ctstate !== 1 && pkt.ctstate !== 2)) return false;
+      const pk = check.dir === 'reply' ? 0n : 1n;
+      const by = check.dir === 'reply' ? 0n : BigInt(pkt.len);
+      const v = check.what === 'packets' ? pk : check.what === 'bytes' ? by : pk ? by / pk : 0n;
+      const from = BigInt(check.from);
+      const to = BigInt(check.to);
+      return to >= from ? v >= from && v <= to : v < to || v > from;
+    }
     case 'quota':
       // A fresh budget.
       return BigInt(check.bytes) >= BigInt(pkt?.len ?? 0);

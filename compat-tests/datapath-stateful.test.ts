@@ -16,7 +16,7 @@ import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
 const CLIENT = '10.216.0.1';
 const SERVER = '10.216.0.2';
 const TRAFFIC = join(ROOT, 'compat-tests', 'lib', 'traffic.mjs');
-const UDP_PORTS = Array.from({ length: 16 }, (_, i) => 9001 + i);
+const UDP_PORTS = Array.from({ length: 30 }, (_, i) => 9001 + i);
 
 interface Pair {
   client: Scratch;
@@ -165,6 +165,30 @@ function quotaScenario(impl: Impl, p: Pair): string[] {
   return saves;
 }
 
+const CONNBYTES = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p udp -m udp --dport 9014 -m connbytes --connbytes 3 --connbytes-mode packets --connbytes-dir original -j DROP
+-A INPUT -p udp -m udp --dport 9015 -m connbytes --connbytes 0:80 --connbytes-mode bytes --connbytes-dir both
+-A INPUT -p udp -m udp --dport 9016 -m connbytes ! --connbytes 2 --connbytes-mode packets --connbytes-dir original
+-A INPUT -p udp -m udp --dport 9017 -m connbytes --connbytes 30:40 --connbytes-mode avgpkt --connbytes-dir both
+-A INPUT -p udp -m udp --dport 9018 -m connbytes ! --connbytes 2:2 --connbytes-mode packets --connbytes-dir original
+-A INPUT -p udp -m udp --dport 9019 -m connbytes --connbytes 1:1 --connbytes-mode packets --connbytes-dir reply
+-A INPUT -p icmp -m connbytes --connbytes 1:1 --connbytes-mode packets --connbytes-dir reply
+-A INPUT -p icmp -m connbytes --connbytes 0:100 --connbytes-mode avgpkt --connbytes-dir original
+-A OUTPUT -p icmp -m connbytes --connbytes 2:3 --connbytes-mode packets --connbytes-dir reply
+-A OUTPUT -p icmp -m connbytes --connbytes 200 --connbytes-mode bytes --connbytes-dir both
+COMMIT
+`;
+
+function connbytesScenario(impl: Impl, p: Pair): string[] {
+  load(p, impl, CONNBYTES);
+  send(p, [...times(5, [41030, 9014]), ...times(3, [41031, 9015]), ...times(3, [41032, 9016]), ...times(3, [41033, 9017]), ...times(3, [41034, 9018]), ...times(2, [41035, 9019])]);
+  p.client.exec(['ping', '-c', '4', '-i', '0.2', '-W', '1', SERVER]);
+  return [save(p, impl)];
+}
+
 describe('stateful matches on real traffic, like iptables', () => {
   let real: Pair;
   let ours: Pair;
@@ -189,6 +213,13 @@ describe('stateful matches on real traffic, like iptables', () => {
   it('hashlimit: per-flow buckets, modes, masks, byte mode, rate match, shared tables, max, expiry, swaps', () => {
     const a = hashlimitScenario('nft', real);
     const b = hashlimitScenario('bpftables', ours);
+    if (process.env.SHOW) console.log(a.join('\n----\n'));
+    expect(b).toEqual(a);
+  });
+
+  it('connbytes: packets / bytes / avgpkt per direction, this packet included, ranges, inversion', () => {
+    const a = connbytesScenario('nft', real);
+    const b = connbytesScenario('bpftables', ours);
     if (process.env.SHOW) console.log(a.join('\n----\n'));
     expect(b).toEqual(a);
   });

@@ -618,7 +618,7 @@ export class Datapath {
     const slots = mapInfo(this.fd('counters')).maxEntries;
     const maxId = Math.max(enc.maxCounter, ...counterWrites.map((c) => c.id));
     if (maxId >= slots) throw new Error(`bpftables: counter id ${maxId} exceeds the datapath's ${slots} counter slots (recreate the datapath with a larger counterSlots)`);
-    const { active } = this.readCfg();
+    const { active, ctOn: ctWas } = this.readCfg();
     const g = 1 - active;
 
     const pool = this.innerWithRoom(g, 'pool', enc.poolChunks);
@@ -655,7 +655,8 @@ export class Datapath {
     if (enc.hasReject) this.syncTc(true);
     const cfg = Buffer.alloc(L.CFG_SIZE);
     cfg.writeUInt32LE(g, 0);
-    cfg.writeUInt32LE(enc.ctOn ? 1 : 0, 4);
+    // Accounting stays on once a connbytes rule turned it on (nf_conntrack_acct is sticky).
+    cfg.writeUInt32LE((enc.ctOn ? 1 : 0) | (enc.ctAcct || ctWas & L.CT_ACCT ? L.CT_ACCT : 0), 4);
     check(api.update(this.fd('cfg'), u32(0), cfg, 0n) as number, 'flipping the active generation');
     if (!enc.hasReject) this.syncTc(false);
     this.pruneRecent(enc.recentIds);

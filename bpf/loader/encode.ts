@@ -31,6 +31,8 @@ export interface Encoded {
   lpm: { iif: Array<[Buffer, number]>; oif: Array<[Buffer, number]> };
   /** Whether some rule constrains ctstate (the program then runs conntrack). */
   ctOn: boolean;
+  /** Whether some rule reads conntrack's counters (connbytes): accounting goes on for good. */
+  ctAcct: boolean;
   /** Highest counter id referenced. */
   maxCounter: number;
   /** Counter ids of rules with limit / nth checks (their state lives in `resstate`). */
@@ -236,6 +238,7 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'mac') needs |= L.NEED_MAC;
       if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
       if (c.kind === 'ct') needs |= L.NEED_CT;
+      if (c.kind === 'connbytes') needs |= L.NEED_ACCT;
     }
   }
   return needs;
@@ -306,6 +309,12 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         x = BigInt(id >>> 0);
         break;
       }
+      case 'connbytes':
+        kind = L.R_CONNBYTES;
+        field = { packets: 0, bytes: 1, avgpkt: 2 }[c.what] | ({ original: 1, reply: 2, both: 3 }[c.dir] << 4);
+        x = BigInt(c.from);
+        y = BigInt(c.to);
+        break;
       case 'quota':
         kind = L.R_QUOTA;
         x = BigInt(c.bytes);
@@ -523,7 +532,8 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     lpm,
     // ctstate may also be read by residual checks kept after a stateful match (compile.ts);
     // conntrack's tuple options (ct) need the tracker too.
-    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct')),
+    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct' || c.kind === 'connbytes')),
+    ctAcct: spec.rules.some((r) => r?.residual.some((c) => c.kind === 'connbytes')),
     recentIds: ids,
     hashlimitIds: hlIds,
     maxCounter,

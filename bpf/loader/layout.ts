@@ -69,6 +69,11 @@ export const R_CT = 22;
 export const R_HASHLIMIT = 23;
 /** quota: x = the budget in bytes; state in resstate like limit. */
 export const R_QUOTA = 24;
+/** connbytes (conntrack.h): field = what | dir << 4, x = from, y = to. */
+export const R_CONNBYTES = 25;
+/** cfg.ct_on bit: conntrack accounting (sticky). meta.needs bit for connbytes_prep(). */
+export const CT_ACCT = 2;
+export const NEED_ACCT = 16;
 export const HL_RULE_MODE = 0x10 | 0x20 | 0x40;
 export const HL_BYTES = 0x20;
 export const HL_RATE_MATCH = 0x40;
