@@ -268,6 +268,7 @@ struct pkt {
 	__u32 ct_odp;
 	__u32 ct_rsp;  /* reply tuple's ports */
 	__u32 ct_rdp;
+	__u32 ct_status; /* IPS_* bits (conntrack.h ct_status_now()) */
 	/* hashlimit.h: the 4 bytes at the L4 offset + proto_ports_offset() as source port << 16 |
 	 * destination port, 0 for protocols without ports; hlpok 0 when they were unreadable. */
 	__u32 hlports;

@@ -204,7 +204,8 @@ struct ct_val {
 	__u64 pk[2];
 	__u64 by[2];
 	__u32 acct;
-	__u32 pad;
+	__u32 assured;    /* IPS_ASSURED (conntrack.h ct_assures()) */
+	__u64 created_ns; /* UDP: a stream after 2 s (nf_conntrack_udp_packet's stream_ts) */
 };
 #define CT_ACCT 2
 #define NEED_ACCT 16 /* meta.needs: connbytes_prep() (conntrack.h); 1..8 are content.h's */

@@ -232,6 +232,38 @@ static __always_inline int ct_is_reply(struct pkt *p, struct ct_pkt *cp, struct 
 	return reply;
 }
 
+/* Whether this packet sets IPS_ASSURED (before ct_confirm() moves the TCP state), as the
+ * protocol handlers do: TCP on an ESTABLISHED state reached from SYN_RECV or ESTABLISHED once a
+ * reply was seen (tcp_packet()); UDP / UDP-Lite on a packet after a reply was seen, 2 s or more after the flow
+ * began (udp_packet()); ICMP and other protocols never. */
+static __always_inline int ct_assures(struct pkt *p, struct ct_val *v, int reply, __u64 now)
+{
+	if (p->proto == 6) {
+		__u8 nst = tcp_next(v->state, p->tcpflags, reply);
+		return v->seen_reply && (v->state == TCPS_SYN_RECV || v->state == TCPS_ESTABLISHED) && nst == TCPS_ESTABLISHED;
+	}
+	if (p->proto == 17 || p->proto == 136)
+		return v->seen_reply && now - v->created_ns > 2 * SEC_NS;
+	return 0;
+}
+
+/* ct->status as xt_conntrack reads it at the filter hooks (IPS_* bits EXPECTED 1, SEEN_REPLY
+ * 2, ASSURED 4, CONFIRMED 8): conntrack already handled this packet (SEEN_REPLY on a reply,
+ * ASSURED per ct_assures()); a flow this packet starts is not CONFIRMED yet (the kernel
+ * confirms after the filter hooks); no expectations (no helpers). */
+static __always_inline __u32 ct_status_now(struct pkt *p, struct ct_pkt *cp, struct ct_val *v)
+{
+	if (!v)
+		return 0;
+	int reply = ct_is_reply(p, cp, v);
+	__u32 st = 8;
+	if (v->seen_reply || reply)
+		st |= 2;
+	if (v->assured || ct_assures(p, v, reply, bpf_ktime_get_ns()))
+		st |= 4;
+	return st;
+}
+
 /* A loopback packet at INPUT: conntrack counted it at LOCAL_OUT (the skb keeps its conntrack,
  * so PRE_ROUTING does not count it again). */
 static __always_inline int ct_lo_in(struct scratch *x)
@@ -316,6 +348,8 @@ static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_ne
 		int reply = !(p->saddr == v->orig_src && sp == v->orig_sport);
 		if (p->proto == 1 && !reply && icmp_is_reply(cp->icmp_type))
 			reply = 1;
+		if (ct_assures(p, v, reply, now))
+			v->assured = 1;
 		if (reply)
 			v->seen_reply = 1;
 		if (v->acct && !ct_lo_in(x)) {
@@ -334,6 +368,7 @@ static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_ne
 	ct_ports(p, cp, &sp, &dp);
 	nv.orig_src = p->saddr;
 	nv.orig_sport = sp;
+	nv.created_ns = now;
 	if (x->ctacct) {
 		nv.acct = 1;
 		nv.pk[0] = 1;

@@ -150,7 +150,7 @@ export type ResidualCheck =
  * UNTRACKED) xt_conntrack returns "--ctstate was given" before testing them: `untracked` is
  * that result, `invert` not applied. repl* are the reversed orig* (no NAT).
  */
-export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir';
+export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir' | 'status';
 
 export interface PacketConn {
   proto: number;
@@ -164,6 +164,8 @@ export interface PacketConn {
   replDport: number;
   /** The packet travels in the reply direction. */
   reply: boolean;
+  /** ct->status at the filter hooks (IPS_* EXPECTED 1, SEEN_REPLY 2, ASSURED 4, CONFIRMED 8); absent: 0. */
+  status?: number;
 }
 
 export function ctValue(c: PacketConn, f: CtField): number {
@@ -186,6 +188,8 @@ export function ctValue(c: PacketConn, f: CtField): number {
       return c.replDport;
     case 'dir':
       return c.reply ? 1 : 0;
+    case 'status':
+      return c.status ?? 0;
   }
 }
 

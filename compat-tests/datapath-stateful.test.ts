@@ -16,6 +16,7 @@ import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
 const CLIENT = '10.216.0.1';
 const SERVER = '10.216.0.2';
 const TRAFFIC = join(ROOT, 'compat-tests', 'lib', 'traffic.mjs');
+const TCP_PORTS = [7050, 7051];
 const UDP_PORTS = Array.from({ length: 30 }, (_, i) => 9001 + i);
 
 interface Pair {
@@ -40,7 +41,7 @@ function pair(tag: string): Pair {
 }
 
 async function listen(p: Pair): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', p.server.name, process.execPath, TRAFFIC, 'serve', JSON.stringify({ udp: UDP_PORTS })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', p.server.name, process.execPath, TRAFFIC, 'serve', JSON.stringify({ udp: UDP_PORTS, tcp: TCP_PORTS })], { stdio: ['ignore', 'pipe', 'inherit'] });
   p.listener = child;
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new Error('listener not ready')), 20_000);
@@ -189,6 +190,36 @@ function connbytesScenario(impl: Impl, p: Pair): string[] {
   return [save(p, impl)];
 }
 
+const CTSTATUS = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 7050 -m conntrack --ctstatus CONFIRMED
+-A INPUT -p tcp -m tcp --dport 7050 -m conntrack --ctstatus ASSURED
+-A INPUT -p tcp -m tcp --dport 7050 -m conntrack ! --ctstatus SEEN_REPLY
+-A INPUT -p tcp -m tcp --dport 7050 -m conntrack --ctstatus NONE
+-A INPUT -p tcp -m tcp --dport 7050 -m conntrack ! --ctstatus NONE
+-A INPUT -p tcp -m tcp --dport 7051 -m conntrack --ctstatus EXPECTED -j DROP
+-A OUTPUT -p tcp -m tcp --sport 7050 -m conntrack --ctstatus SEEN_REPLY
+-A OUTPUT -p tcp -m tcp --sport 7050 -m conntrack --ctstatus ASSURED
+-A INPUT -p icmp -m conntrack --ctstatus CONFIRMED
+-A INPUT -p icmp -m conntrack ! --ctstatus SEEN_REPLY,ASSURED
+-A OUTPUT -p icmp -m conntrack --ctstatus SEEN_REPLY
+-A OUTPUT -p icmp -m conntrack --ctstatus ASSURED
+-A INPUT -p udp -m udp --dport 9020 -m conntrack --ctstatus CONFIRMED
+-A INPUT -p udp -m udp --dport 9020 -m conntrack --ctstate NEW --ctstatus SEEN_REPLY,ASSURED,CONFIRMED
+COMMIT
+`;
+
+function ctstatusScenario(impl: Impl, p: Pair): string[] {
+  load(p, impl, CTSTATUS);
+  const probes = [7050, 7050, 7051].map((dport, id) => ({ id, kind: 'tcp', src: CLIENT, dst: SERVER, sport: 41050 + id, dport }));
+  p.client.exec([process.execPath, TRAFFIC, 'send', JSON.stringify(probes)]);
+  p.client.exec(['ping', '-c', '3', '-i', '0.2', '-W', '1', SERVER]);
+  send(p, times(3, [41060, 9020]));
+  return [save(p, impl)];
+}
+
 describe('stateful matches on real traffic, like iptables', () => {
   let real: Pair;
   let ours: Pair;
@@ -220,6 +251,13 @@ describe('stateful matches on real traffic, like iptables', () => {
   it('connbytes: packets / bytes / avgpkt per direction, this packet included, ranges, inversion', () => {
     const a = connbytesScenario('nft', real);
     const b = connbytesScenario('bpftables', ours);
+    if (process.env.SHOW) console.log(a.join('\n----\n'));
+    expect(b).toEqual(a);
+  });
+
+  it('conntrack --ctstatus: CONFIRMED, SEEN_REPLY, ASSURED, EXPECTED, NONE at INPUT and OUTPUT', () => {
+    const a = ctstatusScenario('nft', real);
+    const b = ctstatusScenario('bpftables', ours);
     if (process.env.SHOW) console.log(a.join('\n----\n'));
     expect(b).toEqual(a);
   });

@@ -93,6 +93,7 @@ export const CT_FIELD_NUM: Readonly<Record<CtField, number>> = {
   replsrcport: 7,
   repldstport: 8,
   dir: 9,
+  status: 10,
 };
 
 /** meta.needs: per-packet inputs the generation's rules read (bpf/content.h NEED_*). */

@@ -165,11 +165,12 @@ function compileTuple(d: ConntrackData): ResidualCheck[] {
     if (r) add(k, 0xffff, [[r[0], r[1]]], !!d[`${k}Inv`]);
   }
   if (d.proto !== undefined) add('proto', 0xff, [[d.proto, d.proto]], !!d.protoInv);
+  // conntrack_mt(): any of the given IPS_* bits set (NONE: none given, never).
+  if (d.status !== undefined) add('status', d.status, [[1, 0xffffffff]], !!d.statusInv);
   return out;
 }
 
 function compileState(d: ConntrackData): CompiledMatch {
-  if (d.status !== undefined) return { unsupported: "conntrack --ctstatus: the datapath's conntrack does not keep the kernel's status bits" };
   if (d.expires !== undefined) return { unsupported: "conntrack --ctexpire: the datapath's conntrack timeouts are not the kernel's timers" };
   const residual = compileTuple(d);
   const withTuple = (m: CompiledMatch): CompiledMatch => (residual.length ? { ...m, residual } : m);
