@@ -338,7 +338,13 @@ struct scratch {
 	struct at_walk at_w;
 	struct hl_key hk; /* hashlimit.h: the bucket key being looked up */
 	__u32 ctacct;     /* cfg.ct_on & CT_ACCT: a new entry keeps counters */
-	__u32 ctpad;
+	__u32 ctlabels;   /* cfg.ct_on & CT_LABELS: a new entry gets labels */
+	/* connlabel.h: the connection whose labels the rules read and --set (lbstate 1: the entry
+	 * at lbkey; 2: the flow this packet starts, labels in lbnew until ct_confirm() creates it) */
+	struct ct_key lbkey;
+	__u32 lbstate;
+	__u32 lbpad;
+	__u64 lbnew[2];
 	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
 };
 #define REJECT_HIT 0x80000000u
@@ -445,6 +451,7 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 
 #include "recent.h"
 #include "hashlimit.h"
+#include "connlabel.h"
 
 struct res_ctx {
 	void *res;
@@ -595,6 +602,15 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = nval == 0;
 		break;
 	}
+	case R_CONNLABEL:
+		/* < 0: a dry run would set a label: the netfilter program decides. */
+		m = bpftables_connlabel(x, e, c->dry);
+		if (m < 0) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		break;
 	case R_CONNBYTES:
 		m = connbytes_res(p, e);
 		break;
@@ -1185,8 +1201,14 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 	if (needs & NEED_CT)
 		content_ct(x, ce);
 	x->ctacct = cf->ct_on & CT_ACCT;
+	x->ctlabels = cf->ct_on & CT_LABELS;
+	x->lbnew[0] = 0;
+	x->lbnew[1] = 0;
+	x->lbstate = 0;
 	if (needs & NEED_ACCT)
 		connbytes_prep(x, ce, ct_new);
+	if (needs & NEED_LABEL)
+		connlabel_prep(x, ce, ct_new);
 
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;

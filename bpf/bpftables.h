@@ -66,6 +66,7 @@
 #define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
 #define R_OWNER 21
 #define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
+#define R_CONNLABEL 26 /* connlabel.h: field = 1 for --set, x = the label bit (0..127) */
 #define R_CONNBYTES 25 /* conntrack.h: field = what | dir << 4, x = from, y = to (the kernel's, after `!` swapped them) */
 #define R_QUOTA 24     /* xt_quota: x = bytes; the remaining budget in resstate (a) */
 #define R_HASHLIMIT 23 /* hashlimit.h: field = the rule's HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id */
@@ -206,8 +207,13 @@ struct ct_val {
 	__u32 acct;
 	__u32 assured;    /* IPS_ASSURED (conntrack.h ct_assures()) */
 	__u64 created_ns; /* UDP: a stream after 2 s (nf_conntrack_udp_packet's stream_ts) */
+	__u64 labels[2];  /* nf_conn_labels (connlabel.h), when haslabels */
+	__u32 haslabels;  /* created while some connlabel rule existed (the labels extension) */
+	__u32 pad;
 };
 #define CT_ACCT 2
+#define CT_LABELS 4 /* cfg.ct_on: new entries get labels (a connlabel rule exists) */
+#define NEED_LABEL 32 /* meta.needs: connlabel_prep() */
 #define NEED_ACCT 16 /* meta.needs: connbytes_prep() (conntrack.h); 1..8 are content.h's */
 
 /* Per-packet conntrack inputs (parsed with the headers). */

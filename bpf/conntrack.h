@@ -369,6 +369,11 @@ static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_ne
 	nv.orig_src = p->saddr;
 	nv.orig_sport = sp;
 	nv.created_ns = now;
+	if (x->ctlabels) {
+		nv.haslabels = 1;
+		nv.labels[0] = x->lbnew[0];
+		nv.labels[1] = x->lbnew[1];
+	}
 	if (x->ctacct) {
 		nv.acct = 1;
 		nv.pk[0] = 1;

@@ -112,6 +112,8 @@ export type ScalarField =
  *            `to` are the kernel's count.from / count.to (decimal u64) after `!` swapped them:
  *            to >= from tests [from, to], else value < to || value > from. No connection: no
  *            match (the oracle decides: PacketKey has no counters).
+ * - connlabel: xt_connlabel: label `bit` of the packet's connection (false without one or
+ *            without labels); with `set` an unset bit is set and the check holds (stateful).
  * - quota:   xt_quota: the rule's byte budget (`bytes`, decimal u64); a packet that fits takes
  *            its length from it and holds, one that does not empties it and fails.
  *
@@ -141,6 +143,7 @@ export type ResidualCheck =
   | { kind: 'owner'; owner: OwnerCheck; invert: false }
   | { kind: 'hashlimit'; name: string; cfg: HashlimitCfg; invert: false }
   | { kind: 'quota'; bytes: string; invert: boolean }
+  | { kind: 'connlabel'; bit: number; set: boolean; invert: boolean }
   | { kind: 'connbytes'; what: 'packets' | 'bytes' | 'avgpkt'; dir: 'original' | 'reply' | 'both'; from: string; to: string; invert: false }
   | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
 
@@ -256,7 +259,7 @@ export interface AddrTypeFacts {
 
 /** Whether evaluating the check changes state (see ResidualCheck). */
 export function residualIsStateful(c: ResidualCheck): boolean {
-  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || c.kind === 'quota' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
+  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || c.kind === 'quota' || (c.kind === 'connlabel' && c.set) || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
 }
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */

@@ -43,6 +43,9 @@ export function defaultResidualOracle(_counterId: number, check: ResidualCheck, 
       const to = BigInt(check.to);
       return to >= from ? v >= from && v <= to : v < to || v > from;
     }
+    case 'connlabel':
+      // A connection with no label yet: only --set holds (and sets it).
+      return check.set && pkt !== undefined && pkt.ctstate >= 1 && pkt.ctstate <= 3;
     case 'quota':
       // A fresh budget.
       return BigInt(check.bytes) >= BigInt(pkt?.len ?? 0);

@@ -220,6 +220,34 @@ function ctstatusScenario(impl: Impl, p: Pair): string[] {
   return [save(p, impl)];
 }
 
+const CONNLABEL = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 7050 -m conntrack --ctstate NEW -m connlabel --label "5" --set
+-A INPUT -p tcp -m tcp --dport 7050 -m connlabel --label "5"
+-A INPUT -p tcp -m tcp --dport 7050 -m connlabel --label "100"
+-A OUTPUT -p tcp -m tcp --sport 7050 -m connlabel --label "5"
+-A OUTPUT -p tcp -m tcp --sport 7050 -m connlabel --label "100" --set
+-A INPUT -p tcp -m tcp --dport 7050 -m connlabel --label "100"
+-A INPUT -p icmp -m connlabel ! --label "7"
+-A INPUT -p icmp -m connlabel --label "127" --set
+-A OUTPUT -p icmp -m connlabel --label "127"
+-A INPUT -p udp -m udp --dport 9021 -m connlabel ! --label "9" --set
+-A INPUT -p udp -m udp --dport 9021 -m connlabel --label "9"
+-A INPUT -p udp -m udp --dport 9022 -m connlabel --label "9"
+COMMIT
+`;
+
+function connlabelScenario(impl: Impl, p: Pair): string[] {
+  load(p, impl, CONNLABEL);
+  const probes = [7050, 7050].map((dport, id) => ({ id, kind: 'tcp', src: CLIENT, dst: SERVER, sport: 41070 + id, dport }));
+  p.client.exec([process.execPath, TRAFFIC, 'send', JSON.stringify(probes)]);
+  p.client.exec(['ping', '-c', '3', '-i', '0.2', '-W', '1', SERVER]);
+  send(p, [...times(3, [41080, 9021]), ...times(2, [41081, 9022])]);
+  return [save(p, impl)];
+}
+
 describe('stateful matches on real traffic, like iptables', () => {
   let real: Pair;
   let ours: Pair;
@@ -258,6 +286,13 @@ describe('stateful matches on real traffic, like iptables', () => {
   it('conntrack --ctstatus: CONFIRMED, SEEN_REPLY, ASSURED, EXPECTED, NONE at INPUT and OUTPUT', () => {
     const a = ctstatusScenario('nft', real);
     const b = ctstatusScenario('bpftables', ours);
+    if (process.env.SHOW) console.log(a.join('\n----\n'));
+    expect(b).toEqual(a);
+  });
+
+  it('connlabel: labels of the connection, --set on a new flow and on an existing one, inversion', () => {
+    const a = connlabelScenario('nft', real);
+    const b = connlabelScenario('bpftables', ours);
     if (process.env.SHOW) console.log(a.join('\n----\n'));
     expect(b).toEqual(a);
   });

@@ -61,7 +61,7 @@ describe('match compile', () => {
     expect(m0('-m state ! --state INVALID').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_INVALID + 1, 7]], invert: false });
     expect(m0('-m conntrack --ctstate RELATED,UNTRACKED').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_RELATED, CT_RELATED], [CT_UNTRACKED, CT_UNTRACKED]], invert: false });
     expect(m0('-m conntrack --ctstate SNAT').unsupported).toMatch(/nat/);
-    expect(m0('-m conntrack --ctstate NEW --ctstatus ASSURED').unsupported).toMatch(/ctstatus/);
+    expect(m0('-m conntrack --ctstate NEW ! --ctstatus ASSURED,CONFIRMED').residual).toEqual([{ kind: 'ct', field: 'status', mask: 12, ranges: [[1, 0xffffffff]], invert: true, untracked: true }]);
     expect(m0('-m conntrack --ctexpire 5').unsupported).toMatch(/ctexpire/);
     expect(m0('-m conntrack --ctstate NEW --ctproto tcp ! --ctorigdst 10.0.0.0/8 --ctdir REPLY').residual).toEqual([
       { kind: 'ct', field: 'dir', mask: 1, ranges: [[1, 1]], invert: false, untracked: true },

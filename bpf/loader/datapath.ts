@@ -656,7 +656,7 @@ export class Datapath {
     const cfg = Buffer.alloc(L.CFG_SIZE);
     cfg.writeUInt32LE(g, 0);
     // Accounting stays on once a connbytes rule turned it on (nf_conntrack_acct is sticky).
-    cfg.writeUInt32LE((enc.ctOn ? 1 : 0) | (enc.ctAcct || ctWas & L.CT_ACCT ? L.CT_ACCT : 0), 4);
+    cfg.writeUInt32LE((enc.ctOn ? 1 : 0) | (enc.ctAcct || ctWas & L.CT_ACCT ? L.CT_ACCT : 0) | (enc.ctLabels ? L.CT_LABELS : 0), 4);
     check(api.update(this.fd('cfg'), u32(0), cfg, 0n) as number, 'flipping the active generation');
     if (!enc.hasReject) this.syncTc(false);
     this.pruneRecent(enc.recentIds);

@@ -33,6 +33,8 @@ export interface Encoded {
   ctOn: boolean;
   /** Whether some rule reads conntrack's counters (connbytes): accounting goes on for good. */
   ctAcct: boolean;
+  /** Whether some rule uses connection labels: new entries then get them. */
+  ctLabels: boolean;
   /** Highest counter id referenced. */
   maxCounter: number;
   /** Counter ids of rules with limit / nth checks (their state lives in `resstate`). */
@@ -239,6 +241,7 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'owner') needs |= L.NEED_OWNER | (c.owner.suppl ? L.NEED_SUPPL : 0);
       if (c.kind === 'ct') needs |= L.NEED_CT;
       if (c.kind === 'connbytes') needs |= L.NEED_ACCT;
+      if (c.kind === 'connlabel') needs |= L.NEED_LABEL;
     }
   }
   return needs;
@@ -314,6 +317,11 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         field = { packets: 0, bytes: 1, avgpkt: 2 }[c.what] | ({ original: 1, reply: 2, both: 3 }[c.dir] << 4);
         x = BigInt(c.from);
         y = BigInt(c.to);
+        break;
+      case 'connlabel':
+        kind = L.R_CONNLABEL;
+        field = c.set ? 1 : 0;
+        x = BigInt(c.bit & 127);
         break;
       case 'quota':
         kind = L.R_QUOTA;
@@ -532,7 +540,8 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     lpm,
     // ctstate may also be read by residual checks kept after a stateful match (compile.ts);
     // conntrack's tuple options (ct) need the tracker too.
-    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct' || c.kind === 'connbytes')),
+    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct' || c.kind === 'connbytes' || c.kind === 'connlabel')),
+    ctLabels: spec.rules.some((r) => r?.residual.some((c) => c.kind === 'connlabel')),
     ctAcct: spec.rules.some((r) => r?.residual.some((c) => c.kind === 'connbytes')),
     recentIds: ids,
     hashlimitIds: hlIds,

@@ -71,6 +71,10 @@ export const R_HASHLIMIT = 23;
 export const R_QUOTA = 24;
 /** connbytes (conntrack.h): field = what | dir << 4, x = from, y = to. */
 export const R_CONNBYTES = 25;
+/** connlabel (connlabel.h): field = --set, x = bit; cfg.ct_on CT_LABELS; meta.needs NEED_LABEL. */
+export const R_CONNLABEL = 26;
+export const CT_LABELS = 4;
+export const NEED_LABEL = 32;
 /** cfg.ct_on bit: conntrack accounting (sticky). meta.needs bit for connbytes_prep(). */
 export const CT_ACCT = 2;
 export const NEED_ACCT = 16;

@@ -260,5 +260,5 @@ export const connlabel: MatchModule<ConnlabelData> = {
   },
   print: (d) => `connlabel ${d.invert ? '! ' : ''}${d.label}${d.set ? ' set' : ''}`,
   save: (d) => `${d.invert ? '! ' : ''}--label "${d.label}"${d.set ? ' --set' : ''}`,
-  compile: no('connlabel: the datapath keeps no connection labels'),
+  compile: (d) => ({ residual: [{ kind: 'connlabel', bit: Number(d.label), set: !!d.set, invert: !!d.invert }] }),
 };
