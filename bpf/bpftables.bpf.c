@@ -345,6 +345,8 @@ struct scratch {
 	__u32 lbstate;
 	__u32 lbpad;
 	__u64 lbnew[2];
+	struct ct_key clt; /* connlimit.h: the packet's connection */
+	struct cl_walk cw; /* connlimit.h: the list walk */
 	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
 };
 #define REJECT_HIT 0x80000000u
@@ -452,6 +454,7 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 #include "recent.h"
 #include "hashlimit.h"
 #include "connlabel.h"
+#include "connlimit.h"
 
 struct res_ctx {
 	void *res;
@@ -611,6 +614,19 @@ static long res_step(__u32 i, struct res_ctx *c)
 			return 1;
 		}
 		break;
+	case R_CONNLIMIT: {
+		/* 0: hotdrop (the real run drops uncounted; a dry run leaves it to netfilter). */
+		__u32 n = bpftables_cl_begin(x, e, key, c->dry);
+		if (n == CL_WALK)
+			n = bpftables_cl_walk(x);
+		if (!n) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		m = n > e->x;
+		break;
+	}
 	case R_CONNBYTES:
 		m = connbytes_res(p, e);
 		break;

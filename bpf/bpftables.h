@@ -66,6 +66,7 @@
 #define R_MAC 20   /* content.h; 16 and 18 are other residual kinds' */
 #define R_OWNER 21
 #define R_CT 22    /* conntrack's tuple options: like R_CMP over content.h's ct fields */
+#define R_CONNLIMIT 27 /* connlimit.h: field = CL_DADDR, mask = address mask, x = limit, invert = --connlimit-upto */
 #define R_CONNLABEL 26 /* connlabel.h: field = 1 for --set, x = the label bit (0..127) */
 #define R_CONNBYTES 25 /* conntrack.h: field = what | dir << 4, x = from, y = to (the kernel's, after `!` swapped them) */
 #define R_QUOTA 24     /* xt_quota: x = bytes; the remaining budget in resstate (a) */
@@ -323,6 +324,24 @@ struct hl_tab {
 	__u64 cpjb;      /* CREDITS_PER_JIFFY_BYTES */
 	__u64 init[4];   /* rateinfo_init()'s w[] */
 	__u64 count;
+};
+
+/* connlimit.h: the list walk's state (in the scratch slot). */
+struct cl_key {
+	__u32 rule;  /* counterId * MAX_RES_OPS + op */
+	__u32 addr;  /* host order, masked */
+};
+struct cl_walk {
+	struct cl_key lk;
+	__u32 n;
+	__u32 w;       /* entries kept so far */
+	__u32 collect; /* entries dropped so far */
+	__u32 found;   /* this packet's connection is in the list */
+	__u32 cpu;
+	__u32 now32;   /* (u32)jiffies */
+	__u32 dry;
+	__u32 pad;
+	__u64 kt;      /* bpf_ktime_get_ns(): ct entries' clock */
 };
 
 /* addrtype.h: LC-trie walk state, kept in the scratch slot (struct scratch.at_w); the stack

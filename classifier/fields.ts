@@ -114,6 +114,9 @@ export type ScalarField =
  *            match (the oracle decides: PacketKey has no counters).
  * - connlabel: xt_connlabel: label `bit` of the packet's connection (false without one or
  *            without labels); with `set` an unset bit is set and the check holds (stateful).
+ * - connlimit: xt_connlimit: the number of connections this rule has seen from the packet's
+ *            source (daddr: destination) address & `mask` that are still open, this packet's
+ *            included, above `limit` (`invert`: --connlimit-upto). Stateful (it records them).
  * - quota:   xt_quota: the rule's byte budget (`bytes`, decimal u64); a packet that fits takes
  *            its length from it and holds, one that does not empties it and fails.
  *
@@ -144,6 +147,7 @@ export type ResidualCheck =
   | { kind: 'hashlimit'; name: string; cfg: HashlimitCfg; invert: false }
   | { kind: 'quota'; bytes: string; invert: boolean }
   | { kind: 'connlabel'; bit: number; set: boolean; invert: boolean }
+  | { kind: 'connlimit'; limit: number; mask: number; daddr: boolean; invert: boolean }
   | { kind: 'connbytes'; what: 'packets' | 'bytes' | 'avgpkt'; dir: 'original' | 'reply' | 'both'; from: string; to: string; invert: false }
   | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean };
 
@@ -259,7 +263,7 @@ export interface AddrTypeFacts {
 
 /** Whether evaluating the check changes state (see ResidualCheck). */
 export function residualIsStateful(c: ResidualCheck): boolean {
-  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || c.kind === 'quota' || (c.kind === 'connlabel' && c.set) || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
+  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || c.kind === 'quota' || (c.kind === 'connlabel' && c.set) || c.kind === 'connlimit' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
 }
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */

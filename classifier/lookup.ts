@@ -46,6 +46,9 @@ export function defaultResidualOracle(_counterId: number, check: ResidualCheck, 
     case 'connlabel':
       // A connection with no label yet: only --set holds (and sets it).
       return check.set && pkt !== undefined && pkt.ctstate >= 1 && pkt.ctstate <= 3;
+    case 'connlimit':
+      // The first connection from the address.
+      return 1 > check.limit;
     case 'quota':
       // A fresh budget.
       return BigInt(check.bytes) >= BigInt(pkt?.len ?? 0);

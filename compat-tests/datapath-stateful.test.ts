@@ -248,6 +248,56 @@ function connlabelScenario(impl: Impl, p: Pair): string[] {
   return [save(p, impl)];
 }
 
+const CONNLIMIT = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 7050 --tcp-flags FIN,SYN,RST,ACK SYN -m connlimit --connlimit-above 2 --connlimit-mask 32 --connlimit-saddr -j REJECT --reject-with tcp-reset
+-A INPUT -p tcp -m tcp --dport 7051 --tcp-flags FIN,SYN,RST,ACK SYN -m connlimit --connlimit-upto 1 --connlimit-mask 24 --connlimit-saddr -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 7051 --tcp-flags FIN,SYN,RST,ACK SYN -j DROP
+-A INPUT -p tcp -m tcp --dport 7050 -m connlimit --connlimit-above 3 --connlimit-mask 32 --connlimit-saddr
+-A OUTPUT -p tcp -m tcp --sport 7050 -m connlimit --connlimit-above 1 --connlimit-mask 32 --connlimit-daddr
+COMMIT
+`;
+
+/** TCP connections from the client, one after another, held open until all were tried, then reset. */
+const HOLD = `
+const net = require('node:net');
+const [dst, ports, sport0] = JSON.parse(process.argv[1]);
+(async () => {
+  const out = [], socks = [];
+  let sport = sport0;
+  for (const port of ports) {
+    out.push(await new Promise((res) => {
+      const s = net.connect({ host: dst, port, localPort: sport++ });
+      socks.push(s);
+      const t = setTimeout(() => res('timeout'), 400);
+      s.on('connect', () => { clearTimeout(t); res('open'); });
+      s.on('error', (e) => { clearTimeout(t); res(e.code); });
+    }));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const s of socks) s.resetAndDestroy?.() ?? s.destroy();
+  console.log(out.join(' '));
+})();
+`;
+
+function hold(p: Pair, ports: number[], sport: number): string {
+  const r = p.client.exec([process.execPath, '-e', HOLD, JSON.stringify([SERVER, ports, sport])]);
+  if (r.code !== 0) throw new Error(`hold failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function connlimitScenario(impl: Impl, p: Pair): string[] {
+  load(p, impl, CONNLIMIT);
+  const out = [hold(p, [7050, 7050, 7050, 7050, 7051, 7051], 41100)];
+  sleep(0.3);
+  // The reset connections are closed: they no longer count.
+  out.push(hold(p, [7050, 7050, 7050], 41110));
+  out.push(save(p, impl));
+  return out;
+}
+
 describe('stateful matches on real traffic, like iptables', () => {
   let real: Pair;
   let ours: Pair;
@@ -293,6 +343,13 @@ describe('stateful matches on real traffic, like iptables', () => {
   it('connlabel: labels of the connection, --set on a new flow and on an existing one, inversion', () => {
     const a = connlabelScenario('nft', real);
     const b = connlabelScenario('bpftables', ours);
+    if (process.env.SHOW) console.log(a.join('\n----\n'));
+    expect(b).toEqual(a);
+  });
+
+  it('connlimit: open connections per masked source / destination, REJECT over the limit, closed ones not counted', () => {
+    const a = connlimitScenario('nft', real);
+    const b = connlimitScenario('bpftables', ours);
     if (process.env.SHOW) console.log(a.join('\n----\n'));
     expect(b).toEqual(a);
   });

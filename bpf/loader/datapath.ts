@@ -81,9 +81,9 @@ export interface LogRecord {
   packet: Buffer;
 }
 
-const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs', 'recent', 'recentls', 'recentnm', 'hltab', 'hlent', 'hlnm'] as const;
+const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs', 'recent', 'recentls', 'recentnm', 'hltab', 'hlent', 'hlnm', 'clist'] as const;
 /** Pins that older builds did not have. */
-const LATER_PINS = new Set(['tcifs', 'prog_tci', 'prog_tco', 'recent', 'recentls', 'recentnm', 'hltab', 'hlent', 'hlnm']);
+const LATER_PINS = new Set(['tcifs', 'prog_tci', 'prog_tco', 'recent', 'recentls', 'recentnm', 'hltab', 'hlent', 'hlnm', 'clist']);
 /** The tc programs that send REJECT replies (reject.h), pinned next to `prog`. */
 const TC_PROGS = { prog_tci: 'bpftables_tc_in', prog_tco: 'bpftables_tc_out' } as const;
 type MapName = (typeof PINNED_MAPS)[number];
@@ -661,6 +661,23 @@ export class Datapath {
     if (!enc.hasReject) this.syncTc(false);
     this.pruneRecent(enc.recentIds);
     this.pruneHashlimit(enc.hashlimitIds);
+    this.pruneConnlimit(enc.connlimitIds);
+  }
+
+  /** After a flip: drops the connlimit lists of rules that are gone (the kernel frees a rule's
+   * nf_conncount data with it; an id is reused only by a later commit). */
+  private pruneConnlimit(live: readonly number[]): void {
+    const keep = new Set(live);
+    const fd = this.fd('clist');
+    const stale: Buffer[] = [];
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(L.CL_KEY_SIZE);
+      if ((api.nextKey(fd, prev, next) as number) < 0) break;
+      if (!keep.has(Math.floor(next.readUInt32LE(0) / L.MAX_RES_OPS))) stale.push(next);
+      prev = next;
+    }
+    for (const k of stale) api.del(fd, k);
   }
 
   /**

@@ -35,6 +35,8 @@ export interface Encoded {
   ctAcct: boolean;
   /** Whether some rule uses connection labels: new entries then get them. */
   ctLabels: boolean;
+  /** Counter ids of the rules with connlimit (their lists in clist live while they do). */
+  connlimitIds: number[];
   /** Highest counter id referenced. */
   maxCounter: number;
   /** Counter ids of rules with limit / nth checks (their state lives in `resstate`). */
@@ -318,6 +320,12 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         x = BigInt(c.from);
         y = BigInt(c.to);
         break;
+      case 'connlimit':
+        kind = L.R_CONNLIMIT;
+        field = c.daddr ? 1 : 0;
+        mask = c.mask >>> 0;
+        x = BigInt(c.limit >>> 0);
+        break;
       case 'connlabel':
         kind = L.R_CONNLABEL;
         field = c.set ? 1 : 0;
@@ -540,7 +548,8 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     lpm,
     // ctstate may also be read by residual checks kept after a stateful match (compile.ts);
     // conntrack's tuple options (ct) need the tracker too.
-    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct' || c.kind === 'connbytes' || c.kind === 'connlabel')),
+    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct' || c.kind === 'connbytes' || c.kind === 'connlabel' || c.kind === 'connlimit')),
+    connlimitIds: spec.rules.filter((r) => r?.residual.some((c) => c.kind === 'connlimit')).map((r) => r!.counterId),
     ctLabels: spec.rules.some((r) => r?.residual.some((c) => c.kind === 'connlabel')),
     ctAcct: spec.rules.some((r) => r?.residual.some((c) => c.kind === 'connbytes')),
     recentIds: ids,

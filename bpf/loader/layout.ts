@@ -73,6 +73,9 @@ export const R_QUOTA = 24;
 export const R_CONNBYTES = 25;
 /** connlabel (connlabel.h): field = --set, x = bit; cfg.ct_on CT_LABELS; meta.needs NEED_LABEL. */
 export const R_CONNLABEL = 26;
+/** connlimit (connlimit.h): field = 1 for the destination, mask, x = limit; lists in clist. */
+export const R_CONNLIMIT = 27;
+export const CL_KEY_SIZE = 8; // rule op, addr
 export const CT_LABELS = 4;
 export const NEED_LABEL = 32;
 /** cfg.ct_on bit: conntrack accounting (sticky). meta.needs bit for connbytes_prep(). */
