@@ -269,6 +269,7 @@ struct pkt {
 	__u32 ct_rsp;  /* reply tuple's ports */
 	__u32 ct_rdp;
 	__u32 ct_status; /* IPS_* bits (conntrack.h ct_status_now()) */
+	__u32 ct_expire; /* seconds (conntrack.h ct_expire_now()) */
 	/* hashlimit.h: the 4 bytes at the L4 offset + proto_ports_offset() as source port << 16 |
 	 * destination port, 0 for protocols without ports; hlpok 0 when they were unreadable. */
 	__u32 hlports;
@@ -339,6 +340,7 @@ struct scratch {
 	struct hl_key hk; /* hashlimit.h: the bucket key being looked up */
 	__u32 ctacct;     /* cfg.ct_on & CT_ACCT: a new entry keeps counters */
 	__u32 ctlabels;   /* cfg.ct_on & CT_LABELS: a new entry gets labels */
+	__u32 hz;         /* meta.hz */
 	/* connlabel.h: the connection whose labels the rules read and --set (lbstate 1: the entry
 	 * at lbkey; 2: the flow this packet starts, labels in lbnew until ct_confirm() creates it) */
 	struct ct_key lbkey;
@@ -1195,6 +1197,7 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 		x->sb[f] = 0;
 	}
 	__u32 needs = m->needs;
+	x->hz = m->hz;
 	if (needs)
 		content_prep(kskb, x, needs);
 	__u32 present = m->present;

@@ -111,6 +111,7 @@ struct meta {
 	 * start address (host order) << 32 | pool offset of the class vector. */
 	__u32 aoff[2];
 	__u32 an[2];
+	__u32 hz;        /* the kernel's CONFIG_HZ (0: unknown), for conntrack's jiffies timers */
 };
 
 struct rule_ent {
@@ -210,7 +211,7 @@ struct ct_val {
 	__u64 created_ns; /* UDP: a stream after 2 s (nf_conntrack_udp_packet's stream_ts) */
 	__u64 labels[2];  /* nf_conn_labels (connlabel.h), when haslabels */
 	__u32 haslabels;  /* created while some connlabel rule existed (the labels extension) */
-	__u32 pad;
+	__u32 tmo_j;      /* ct->timeout: (u32)jiffies of the last refresh + its timeout (meta.hz known) */
 };
 #define CT_ACCT 2
 #define CT_LABELS 4 /* cfg.ct_on: new entries get labels (a connlabel rule exists) */

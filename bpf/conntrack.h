@@ -114,6 +114,19 @@ static __always_inline __u64 ct_timeout(__u8 proto, __u8 st, __u8 replied)
 	return 600 * SEC_NS;
 }
 
+/* The timeout (seconds) conntrack's protocol handler gives the flow for this packet, before the
+ * filter hooks: TCP per state (ct_timeout; the kernel's unacknowledged-data / retransmission
+ * caps are not modelled, which is why the CLI refuses --ctexpire for TCP), UDP / UDP-Lite 30 s
+ * unless a reply was seen before this packet and the flow is 2 s old (120 s:
+ * nf_conntrack_udp_packet's stream), ICMP 30 s, others 600 s. `v`: the entry (0 for a flow
+ * this packet starts), with `st` the TCP state after this packet. */
+static __always_inline __u64 ct_extra_s(__u8 proto, __u8 st, struct ct_val *v, __u64 now)
+{
+	if (proto == 17 || proto == 136)
+		return v && v->seen_reply && now - v->created_ns > 2 * SEC_NS ? 120 : 30;
+	return ct_timeout(proto, st, 0) / SEC_NS;
+}
+
 /* Ports of the packet for the flow key (0 where the protocol has none). */
 static __always_inline void ct_ports(struct pkt *p, struct ct_pkt *cp, __u16 *sp, __u16 *dp)
 {
@@ -264,6 +277,31 @@ static __always_inline __u32 ct_status_now(struct pkt *p, struct ct_pkt *cp, str
 	return st;
 }
 
+/* --ctexpire: nf_ct_expires(ct) / HZ at the filter hooks. The protocol handler refreshed the
+ * timeout for this packet before them: a confirmed flow has the whole timeout left; the flow a
+ * packet starts is unconfirmed, and its ct->timeout still holds the relative timeout, which
+ * nf_ct_expires() reads against the jiffies clock ((s32)(timeout - jiffies), at least 0); an ICMP
+ * error's flow (not refreshed by the error) what is left of its timer. */
+static __always_inline __u32 ct_expire_now(struct scratch *x, struct ct_val *v, int related)
+{
+	struct pkt *p = &x->p;
+	__u32 hz = x->hz;
+	if (!hz)
+		return 0;
+	__u32 j = (__u32)bpf_jiffies64();
+	if (related) {
+		__s32 left = (__s32)(v->tmo_j - j);
+		return left > 0 ? (__u32)left / hz : 0;
+	}
+	if (!v) {
+		__s32 left = (__s32)((__u32)(ct_extra_s(p->proto, (p->tcpflags & 0x17) == 0x02 ? TCPS_SYN_SENT : TCPS_ESTABLISHED, 0, 0) * hz) - j);
+		return left > 0 ? (__u32)left / hz : 0;
+	}
+	int reply = ct_is_reply(p, &x->cp, v);
+	__u8 nst = p->proto == 6 ? tcp_next(v->state, p->tcpflags, reply) : v->state;
+	return (__u32)ct_extra_s(p->proto, nst, v, bpf_ktime_get_ns());
+}
+
 /* A loopback packet at INPUT: conntrack counted it at LOCAL_OUT (the skb keeps its conntrack,
  * so PRE_ROUTING does not count it again). */
 static __always_inline int ct_lo_in(struct scratch *x)
@@ -350,15 +388,17 @@ static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_ne
 			reply = 1;
 		if (ct_assures(p, v, reply, now))
 			v->assured = 1;
+		__u8 nst = p->proto == 6 ? tcp_next(v->state, p->tcpflags, reply) : v->state;
+		__u64 extra = ct_extra_s(p->proto, nst, v, now);
 		if (reply)
 			v->seen_reply = 1;
 		if (v->acct && !ct_lo_in(x)) {
 			v->pk[reply & 1] += 1;
 			v->by[reply & 1] += p->skblen;
 		}
-		if (p->proto == 6)
-			v->state = tcp_next(v->state, p->tcpflags, reply);
-		v->expires_ns = now + ct_timeout(p->proto, v->state, v->seen_reply);
+		v->state = nst;
+		v->expires_ns = now + extra * SEC_NS;
+		v->tmo_j = (__u32)bpf_jiffies64() + (__u32)(extra * x->hz);
 		return;
 	}
 	if (!is_new || verdict != NF_ACCEPT)
@@ -381,6 +421,8 @@ static __noinline void ct_confirm(struct scratch *x, struct ct_val *v, int is_ne
 	}
 	if (p->proto == 6)
 		nv.state = (p->tcpflags & 0x17) == 0x02 ? TCPS_SYN_SENT : TCPS_ESTABLISHED;
-	nv.expires_ns = now + ct_timeout(p->proto, nv.state, 0);
+	__u64 extra = ct_extra_s(p->proto, nv.state, 0, now);
+	nv.expires_ns = now + extra * SEC_NS;
+	nv.tmo_j = (__u32)bpf_jiffies64() + (__u32)(extra * x->hz);
 	bpf_map_update_elem(&ct, k, &nv, BPF_ANY);
 }

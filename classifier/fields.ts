@@ -157,7 +157,7 @@ export type ResidualCheck =
  * UNTRACKED) xt_conntrack returns "--ctstate was given" before testing them: `untracked` is
  * that result, `invert` not applied. repl* are the reversed orig* (no NAT).
  */
-export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir' | 'status';
+export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir' | 'status' | 'expire';
 
 export interface PacketConn {
   proto: number;
@@ -173,6 +173,8 @@ export interface PacketConn {
   reply: boolean;
   /** ct->status at the filter hooks (IPS_* EXPECTED 1, SEEN_REPLY 2, ASSURED 4, CONFIRMED 8); absent: 0. */
   status?: number;
+  /** Seconds left on the connection's timer at the filter hooks (--ctexpire); absent: 0. */
+  expire?: number;
 }
 
 export function ctValue(c: PacketConn, f: CtField): number {
@@ -197,6 +199,8 @@ export function ctValue(c: PacketConn, f: CtField): number {
       return c.reply ? 1 : 0;
     case 'status':
       return c.status ?? 0;
+    case 'expire':
+      return c.expire ?? 0;
   }
 }
 

@@ -298,6 +298,27 @@ function connlimitScenario(impl: Impl, p: Pair): string[] {
   return out;
 }
 
+const CTEXPIRE = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p udp -m udp --dport 9023 -m conntrack --ctexpire 30
+-A INPUT -p udp -m udp --dport 9023 -m conntrack --ctexpire 0
+-A INPUT -p udp -m udp --dport 9023 -m conntrack ! --ctexpire 25:35
+-A INPUT -p udp -m conntrack --ctproto 17 --ctexpire 29:31
+-A INPUT -p icmp -m conntrack --ctexpire 30
+-A INPUT -p icmp -m conntrack --ctexpire 0
+-A OUTPUT -p icmp -m conntrack --ctexpire 30
+COMMIT
+`;
+
+function ctexpireScenario(impl: Impl, p: Pair): string[] {
+  load(p, impl, CTEXPIRE);
+  send(p, times(3, [41090, 9023]));
+  p.client.exec(['ping', '-c', '2', '-i', '0.2', '-W', '1', SERVER]);
+  return [save(p, impl)];
+}
+
 describe('stateful matches on real traffic, like iptables', () => {
   let real: Pair;
   let ours: Pair;
@@ -350,6 +371,13 @@ describe('stateful matches on real traffic, like iptables', () => {
   it('connlimit: open connections per masked source / destination, REJECT over the limit, closed ones not counted', () => {
     const a = connlimitScenario('nft', real);
     const b = connlimitScenario('bpftables', ours);
+    if (process.env.SHOW) console.log(a.join('\n----\n'));
+    expect(b).toEqual(a);
+  });
+
+  it('conntrack --ctexpire (udp, icmp): the refreshed timer, a new flow unconfirmed', () => {
+    const a = ctexpireScenario('nft', real);
+    const b = ctexpireScenario('bpftables', ours);
     if (process.env.SHOW) console.log(a.join('\n----\n'));
     expect(b).toEqual(a);
   });

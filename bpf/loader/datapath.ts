@@ -146,6 +146,15 @@ export function kernelHz(): number {
   return hzCache;
 }
 
+/** kernelHz(), or 0 when the kernel's configuration cannot be read. */
+export function tryKernelHz(): number {
+  try {
+    return kernelHz();
+  } catch {
+    return 0;
+  }
+}
+
 /** Opens the BPF object and sets the program types libbpf 1.1 cannot infer from the sections. */
 function openObject(path: string): { obj: unknown; prog: unknown } {
   const obj = api.objOpenFile(path, null);
@@ -638,6 +647,8 @@ export class Datapath {
       this.refillLpm(fd, enc.lpm[n], INNER[n].key, `${n} LPM`);
     }
     check(api.update(this.fd('keymap'), u32(g), enc.keymap, 0n) as number, 'writing the key map');
+    // meta.hz: conntrack's jiffies timers (--ctexpire); 0 where the kernel config is unreadable.
+    enc.meta.writeUInt32LE(tryKernelHz(), L.META_SIZE - 4);
     check(api.update(this.fd('meta'), u32(g), enc.meta, 0n) as number, 'writing the generation header');
     this.writeCounters(counterWrites);
     // A written counter slot is a new rule (or -Z / -c): its limit bucket / nth count restart

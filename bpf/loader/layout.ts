@@ -101,6 +101,7 @@ export const CT_FIELD_NUM: Readonly<Record<CtField, number>> = {
   repldstport: 8,
   dir: 9,
   status: 10,
+  expire: 11,
 };
 
 /** meta.needs: per-packet inputs the generation's rules read (bpf/content.h NEED_*). */
@@ -136,7 +137,7 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 76; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2]
+export const META_SIZE = 80; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2], hz
 export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
 export const CHAIN_SIZE = 16; // first, end, counter, policy
 export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64
