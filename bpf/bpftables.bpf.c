@@ -268,6 +268,18 @@ struct pkt {
 	__u32 ct_odp;
 	__u32 ct_rsp;  /* reply tuple's ports */
 	__u32 ct_rdp;
+	__u32 ct_status; /* IPS_* bits (conntrack.h ct_status_now()) */
+	__u32 ct_expire; /* seconds (conntrack.h ct_expire_now()) */
+	/* hashlimit.h: the 4 bytes at the L4 offset + proto_ports_offset() as source port << 16 |
+	 * destination port, 0 for protocols without ports; hlpok 0 when they were unreadable. */
+	__u32 hlports;
+	__u32 hlpok;
+	/* conntrack.h, when meta.needs has NEED_ACCT: the connection's counters as the filter
+	 * hooks see them (this packet included); cbok 0: no connection or no accounting. */
+	__u32 cbok;
+	__u32 cbpad;
+	__u64 cbpk[2];
+	__u64 cbby[2];
 };
 
 /* Per-packet state that does not fit the 512-byte stack: a per-CPU scratch slot per nesting
@@ -325,6 +337,18 @@ struct scratch {
 	__u32 at_type[2];
 	__u32 at_ifx[2];
 	struct at_walk at_w;
+	struct hl_key hk; /* hashlimit.h: the bucket key being looked up */
+	__u32 ctacct;     /* cfg.ct_on & CT_ACCT: a new entry keeps counters */
+	__u32 ctlabels;   /* cfg.ct_on & CT_LABELS: a new entry gets labels */
+	__u32 hz;         /* meta.hz */
+	/* connlabel.h: the connection whose labels the rules read and --set (lbstate 1: the entry
+	 * at lbkey; 2: the flow this packet starts, labels in lbnew until ct_confirm() creates it) */
+	struct ct_key lbkey;
+	__u32 lbstate;
+	__u32 lbpad;
+	__u64 lbnew[2];
+	struct ct_key clt; /* connlimit.h: the packet's connection */
+	struct cl_walk cw; /* connlimit.h: the list walk */
 	__u64 netp;   /* struct net of the hook (content.h: the owner's namespace), 0 in tc */
 	struct hdr_info h; /* headers.h: per packet, when meta.needs has NEED_HDR */
 };
@@ -432,6 +456,9 @@ static __always_inline __u32 scalar(struct pkt *p, __u8 field)
 
 #include "recent.h"
 #include "headers.h"
+#include "hashlimit.h"
+#include "connlabel.h"
+#include "connlimit.h"
 
 struct res_ctx {
 	void *res;
@@ -619,6 +646,72 @@ static long res_step(__u32 i, struct res_ctx *c)
 		m = nval == 0;
 		break;
 	}
+	case R_CONNLABEL:
+		/* < 0: a dry run would set a label: the netfilter program decides. */
+		m = bpftables_connlabel(x, e, c->dry);
+		if (m < 0) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		break;
+	case R_CONNLIMIT: {
+		/* 0: hotdrop (the real run drops uncounted; a dry run leaves it to netfilter). */
+		__u32 n = bpftables_cl_begin(x, e, key, c->dry);
+		if (n == CL_WALK)
+			n = bpftables_cl_walk(x);
+		if (!n) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		m = n > e->x;
+		break;
+	}
+	case R_CONNBYTES:
+		m = connbytes_res(p, e);
+		break;
+	case R_QUOTA: {
+		/* quota_mt(): a packet that fits takes its length and holds; one that does not
+		 * empties the budget and fails. The budget starts at x (per rule, survives swaps). */
+		struct res_state *st = bpf_map_lookup_elem(&resstate, &key);
+		if (!st) {
+			if (c->dry) {
+				m = e->x >= p->skblen;
+				break;
+			}
+			struct res_state init = { .a = e->x, .b = 1 };
+			bpf_map_update_elem(&resstate, &key, &init, BPF_NOEXIST);
+			st = bpf_map_lookup_elem(&resstate, &key);
+			if (!st)
+				break;
+		}
+		if (c->dry) {
+			m = st->a >= p->skblen;
+			break;
+		}
+		if (st->a >= p->skblen) {
+			st->a -= p->skblen;
+			m = 1;
+		} else {
+			st->a = 0;
+		}
+		break;
+	}
+	case R_HASHLIMIT:
+		/* < 0: hotdrop (the real run drops uncounted; a dry run leaves it to the netfilter
+		 * program, which drops it). */
+		m = bpftables_hashlimit(x, e, c->dry, 0);
+		if (m == HL_FULL) {
+			bpftables_hl_gc(e);
+			m = bpftables_hashlimit(x, e, 0, 1);
+		}
+		if (m < 0) {
+			c->abort = 1;
+			c->ok = 0;
+			return 1;
+		}
+		break;
 	case R_RECENT:
 		/* < 0: a dry run met a recent op that changes state (see above). */
 		/* p is the first member of the scratch slot (struct scratch). */
@@ -899,6 +992,8 @@ static __noinline int parse(void *skb, struct scratch *x)
 			p->sport = (__u32)h[20] << 8 | h[21];
 			p->dport = (__u32)h[22] << 8 | h[23];
 			p->tcpflags = h[9] == 6 ? h[33] : NO_TCPFLAGS;
+			p->hlports = p->sport << 16 | p->dport;
+			p->hlpok = 1;
 			cp->l4ok = 1;
 			return 0;
 		}
@@ -921,6 +1016,20 @@ static __noinline int parse(void *skb, struct scratch *x)
 	p->sport = NO_L4;
 	p->dport = NO_L4;
 	p->tcpflags = NO_TCPFLAGS;
+	{
+		/* hashlimit_init_dst(): proto_ports_offset() and skb_header_pointer(), fragments too. */
+		__u32 pr = p->proto;
+		int poff = (pr == 6 || pr == 17 || pr == 33 || pr == 50 || pr == 132 || pr == 136) ? 0 : pr == 51 ? 4 : -1;
+		__u8 pb[4] = {};
+		p->hlports = 0;
+		p->hlpok = 1;
+		if (poff >= 0) {
+			if (bpf_dynptr_read(pb, 4, &dp, thoff + poff, 0))
+				p->hlpok = 0;
+			else
+				p->hlports = (__u32)pb[0] << 24 | (__u32)pb[1] << 16 | (__u32)pb[2] << 8 | pb[3];
+		}
+	}
 	if (p->frag)
 		return 0;
 	__u8 l4buf[20];
@@ -1133,6 +1242,7 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 		x->sb[f] = 0;
 	}
 	__u32 needs = m->needs;
+	x->hz = m->hz;
 	if (needs & (NEED_MAC | NEED_OWNER | NEED_SUPPL | NEED_CT))
 		content_prep(kskb, x, needs);
 	if (needs & NEED_HDR)
@@ -1152,16 +1262,25 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 
 	struct ct_val *ce = 0;
 	int ct_new = 0;
-	if (cf->ct_on && !x->ctforce && x->relkey)
+	if ((cf->ct_on & 1) && !x->ctforce && x->relkey)
 		x->ctforce = rel_lookup(x->relkey, x, x->relconsume);
-	if (cf->ct_on && x->ctforce)
+	if ((cf->ct_on & 1) && x->ctforce)
 		p->ctstate = (x->ctforce - 1) & 7;
-	else if (cf->ct_on)
+	else if (cf->ct_on & 1)
 		p->ctstate = ct_classify(p, &x->cp, &x->ck, &ce, &ct_new);
 	else
 		p->ctstate = CT_UNTRACKED;
 	if (needs & NEED_CT)
 		content_ct(x, ce);
+	x->ctacct = cf->ct_on & CT_ACCT;
+	x->ctlabels = cf->ct_on & CT_LABELS;
+	x->lbnew[0] = 0;
+	x->lbnew[1] = 0;
+	x->lbstate = 0;
+	if (needs & NEED_ACCT)
+		connbytes_prep(x, ce, ct_new);
+	if (needs & NEED_LABEL)
+		connlabel_prep(x, ce, ct_new);
 
 	if (setup_fields(&r, m, km, pool, gen))
 		return NF_ACCEPT;
@@ -1182,7 +1301,7 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 	} else {
 		verdict = x->verdict == NF_ACCEPT ? NF_ACCEPT : NF_DROP;
 	}
-	if (cf->ct_on && !x->dry)
+	if ((cf->ct_on & 1) && !x->dry)
 		ct_confirm(x, ce, ct_new, verdict);
 	return verdict;
 }

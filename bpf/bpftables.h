@@ -77,6 +77,11 @@
 #define R_DCCP 35   /* field: 1 types, 2 option given; mask = types | type `!` << 16 | option `!` << 17;
                      * x = option */
 #define R_REALM 36  /* (realm & mask) == x; the tc dry run leaves it to the netfilter program */
+#define R_CONNLIMIT 27 /* connlimit.h: field = CL_DADDR, mask = address mask, x = limit, invert = --connlimit-upto */
+#define R_CONNLABEL 26 /* connlabel.h: field = 1 for --set, x = the label bit (0..127) */
+#define R_CONNBYTES 25 /* conntrack.h: field = what | dir << 4, x = from, y = to (the kernel's, after `!` swapped them) */
+#define R_QUOTA 24     /* xt_quota: x = bytes; the remaining budget in resstate (a) */
+#define R_HASHLIMIT 23 /* hashlimit.h: field = the rule's HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id */
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -121,6 +126,7 @@ struct meta {
 	 * Written by the loader at each commit (adjtimex, gettimeofday). */
 	__s32 tai_off;
 	__s32 tz_west;
+	__u32 hz;        /* the kernel's CONFIG_HZ (0: unknown), for conntrack's jiffies timers */
 };
 
 struct rule_ent {
@@ -190,7 +196,9 @@ struct log_rec {
 
 struct cfg {
 	__u32 active;  /* active generation 0/1 */
-	__u32 ct_on;   /* conntrack tracking enabled */
+	__u32 ct_on;   /* bit 0: conntrack tracking enabled; bit 1 (CT_ACCT): new entries count
+	                * packets / bytes (sticky like net.netfilter.nf_conntrack_acct, which
+	                * xt_connbytes turns on) */
 };
 
 /* Conntrack. */
@@ -209,7 +217,21 @@ struct ct_val {
 	__u16 orig_sport;
 	__u8 state;       /* TCPS_* for tcp */
 	__u8 seen_reply;
+	/* nf_conn_acct: packets / bytes per direction (0 original, 1 reply), kept only when the
+	 * entry was created with accounting on (acct); skb->len per packet, as conntrack counts. */
+	__u64 pk[2];
+	__u64 by[2];
+	__u32 acct;
+	__u32 assured;    /* IPS_ASSURED (conntrack.h ct_assures()) */
+	__u64 created_ns; /* UDP: a stream after 2 s (nf_conntrack_udp_packet's stream_ts) */
+	__u64 labels[2];  /* nf_conn_labels (connlabel.h), when haslabels */
+	__u32 haslabels;  /* created while some connlabel rule existed (the labels extension) */
+	__u32 tmo_j;      /* ct->timeout: (u32)jiffies of the last refresh + its timeout (meta.hz known) */
 };
+#define CT_ACCT 2
+#define CT_LABELS 4 /* cfg.ct_on: new entries get labels (a connlabel rule exists) */
+#define NEED_LABEL 32 /* meta.needs: connlabel_prep() */
+#define NEED_ACCT 16 /* meta.needs: connbytes_prep() (conntrack.h); 1..8 are content.h's */
 
 /* Per-packet conntrack inputs (parsed with the headers). */
 struct ct_pkt {
@@ -271,6 +293,71 @@ struct recent_dry {
 	__u32 present;  /* the copy holds an entry (0: none, or removed by the dry run) */
 	__u32 pad;
 	struct recent_val val;
+};
+
+/* hashlimit.h: xt_hashlimit's cfg.mode bits (XT_HASHLIMIT_*). */
+#define HL_DIP 0x01
+#define HL_DPT 0x02
+#define HL_SIP 0x04
+#define HL_SPT 0x08
+#define HL_INVERT 0x10
+#define HL_BYTES 0x20
+#define HL_RATE_MATCH 0x40
+#define HL_ENTRIES 262144 /* all tables together */
+#define HL_TABLES 4096
+#define HL_NAME_LEN 256
+
+/* A table's bucket key: addresses host order, masked; ports as the packet has them; fields the
+ * table's mode does not hash are 0 (hashlimit_init_dst). */
+struct hl_key {
+	__u32 table;
+	__u32 src;
+	__u32 dst;
+	__u16 sport;
+	__u16 dport;
+};
+
+/* dsthash_ent: times in jiffies; w[] is the kernel's rateinfo union, word for word:
+ * token bucket {credit, credit_cap, cost}; rate match {interval | prev_window << 32,
+ * current_rate, rate, burst}. */
+struct hl_ent {
+	__u64 prev;
+	__u64 expires;
+	__u64 w[4];
+};
+
+/* A table (xt_hashlimit_htable): the configuration of the rule that created it, prepared by
+ * the loader for this kernel's HZ; `count` is the number of entries (the datapath's). */
+struct hl_tab {
+	__u32 mode;
+	__u32 srcmask;   /* address masks, host order */
+	__u32 dstmask;
+	__u32 max;       /* cfg.max after htable_create() */
+	__u64 expire;    /* msecs_to_jiffies(cfg.expire) */
+	__u64 gc;        /* msecs_to_jiffies(cfg.gc_interval) */
+	__u64 hz;
+	__u64 cpj;       /* CREDITS_PER_JIFFY */
+	__u64 cpjb;      /* CREDITS_PER_JIFFY_BYTES */
+	__u64 init[4];   /* rateinfo_init()'s w[] */
+	__u64 count;
+};
+
+/* connlimit.h: the list walk's state (in the scratch slot). */
+struct cl_key {
+	__u32 rule;  /* counterId * MAX_RES_OPS + op */
+	__u32 addr;  /* host order, masked */
+};
+struct cl_walk {
+	struct cl_key lk;
+	__u32 n;
+	__u32 w;       /* entries kept so far */
+	__u32 collect; /* entries dropped so far */
+	__u32 found;   /* this packet's connection is in the list */
+	__u32 cpu;
+	__u32 now32;   /* (u32)jiffies */
+	__u32 dry;
+	__u32 pad;
+	__u64 kt;      /* bpf_ktime_get_ns(): ct entries' clock */
 };
 
 /* addrtype.h: LC-trie walk state, kept in the scratch slot (struct scratch.at_w); the stack

@@ -41,6 +41,8 @@ extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
 #define CTF_REPLSPORT 7
 #define CTF_REPLDPORT 8
 #define CTF_DIR 9
+#define CTF_STATUS 10 /* ct_status_now() (conntrack.h) */
+#define CTF_EXPIRE 11 /* ct_expire_now() (conntrack.h) */
 
 #define OWNER_UID 1
 #define OWNER_GID 2
@@ -136,6 +138,9 @@ static __noinline void content_ct(struct scratch *x, struct ct_val *ce)
 		p->ct_odp = fwd ? ik.pb : ik.pa;
 		p->ctdir = cp->inner_saddr == v->orig_src && cp->inner_sport == v->orig_sport;
 		proto = cp->inner_proto;
+		/* An ICMP error is not handled by the flow's protocol: its status as it is. */
+		p->ct_status = 8 | (v->seen_reply ? 2 : 0) | (v->assured ? 4 : 0);
+		p->ct_expire = ct_expire_now(x, v, 1);
 	} else if (ce) {
 		struct ct_key *k = &x->ck;
 		int fwd = k->a == ce->orig_src && k->pa == ce->orig_sport;
@@ -147,6 +152,8 @@ static __noinline void content_ct(struct scratch *x, struct ct_val *ce)
 		if (proto == 1 && !reply && icmp_is_reply(cp->icmp_type))
 			reply = 1;
 		p->ctdir = reply;
+		p->ct_status = ct_status_now(p, cp, ce);
+		p->ct_expire = ct_expire_now(x, ce, 0);
 		if (proto == 1)
 			reqtype = icmp_req_type(cp->icmp_type);
 	} else {
@@ -155,6 +162,8 @@ static __noinline void content_ct(struct scratch *x, struct ct_val *ce)
 		p->ct_od = p->daddr;
 		p->ct_odp = dp;
 		p->ctdir = 0;
+		p->ct_status = 0;
+		p->ct_expire = ct_expire_now(x, 0, 0);
 		if (proto == 1)
 			reqtype = cp->icmp_type;
 	}
@@ -183,6 +192,8 @@ static __always_inline __u32 content_ctval(struct pkt *p, __u8 f)
 	case CTF_REPLSPORT: return p->ct_rsp;
 	case CTF_REPLDPORT: return p->ct_rdp;
 	case CTF_DIR: return p->ctdir;
+	case CTF_STATUS: return p->ct_status;
+	case CTF_EXPIRE: return p->ct_expire;
 	}
 	return 0;
 }

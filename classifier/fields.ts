@@ -104,6 +104,21 @@ export type ScalarField =
  *            without one (PacketKey.mac undefined) fails whatever `invert` says.
  * - owner:   xt_owner (revision 1) over PacketKey.sock, as one check: `invert` is always false;
  *            each option carries its own inversion (owner_mt() in the kernel).
+ * - hashlimit: xt_hashlimit (revision 3): per-flow token buckets in the table `name`, shared by
+ *            name across rules and rulesets; a table keeps the configuration of the rule that
+ *            created it. `cfg` is this rule's (xt_hashlimit's hashlimit_cfg3); the kernel's
+ *            XT_HASHLIMIT_INVERT in cfg.mode is the match's inversion (`invert` stays false).
+ * - connbytes: xt_connbytes over the connection's accounting (this packet included); `from` /
+ *            `to` are the kernel's count.from / count.to (decimal u64) after `!` swapped them:
+ *            to >= from tests [from, to], else value < to || value > from. No connection: no
+ *            match (the oracle decides: PacketKey has no counters).
+ * - connlabel: xt_connlabel: label `bit` of the packet's connection (false without one or
+ *            without labels); with `set` an unset bit is set and the check holds (stateful).
+ * - connlimit: xt_connlimit: the number of connections this rule has seen from the packet's
+ *            source (daddr: destination) address & `mask` that are still open, this packet's
+ *            included, above `limit` (`invert`: --connlimit-upto). Stateful (it records them).
+ * - quota:   xt_quota: the rule's byte budget (`bytes`, decimal u64); a packet that fits takes
+ *            its length from it and holds, one that does not empties it and fails.
  *
  * limit, nth and recent's set / update / remove / --reap change state when evaluated: they are
  * STATEFUL, and the classifier keeps every constraint of the rule's later matches after them
@@ -129,6 +144,11 @@ export type ResidualCheck =
   | { kind: 'addrtype'; addr: 'src' | 'dst'; types: number; dev: 'any' | 'in' | 'out'; invert: boolean }
   | { kind: 'mac'; mac: number; invert: boolean }
   | { kind: 'owner'; owner: OwnerCheck; invert: false }
+  | { kind: 'hashlimit'; name: string; cfg: HashlimitCfg; invert: false }
+  | { kind: 'quota'; bytes: string; invert: boolean }
+  | { kind: 'connlabel'; bit: number; set: boolean; invert: boolean }
+  | { kind: 'connlimit'; limit: number; mask: number; daddr: boolean; invert: boolean }
+  | { kind: 'connbytes'; what: 'packets' | 'bytes' | 'avgpkt'; dir: 'original' | 'reply' | 'both'; from: string; to: string; invert: false }
   | { kind: 'ct'; field: CtField; mask: number; ranges: Array<[number, number]>; invert: boolean; untracked: boolean }
   | SctpChunksCheck
   | { kind: 'spi'; proto: 'esp' | 'ah' | 'ipcomp'; lo: number; hi: number; invert: boolean }
@@ -195,7 +215,7 @@ export interface SctpChunksCheck {
  * UNTRACKED) xt_conntrack returns "--ctstate was given" before testing them: `untracked` is
  * that result, `invert` not applied. repl* are the reversed orig* (no NAT).
  */
-export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir';
+export type CtField = 'proto' | 'origsrc' | 'origdst' | 'replsrc' | 'repldst' | 'origsrcport' | 'origdstport' | 'replsrcport' | 'repldstport' | 'dir' | 'status' | 'expire';
 
 export interface PacketConn {
   proto: number;
@@ -209,6 +229,10 @@ export interface PacketConn {
   replDport: number;
   /** The packet travels in the reply direction. */
   reply: boolean;
+  /** ct->status at the filter hooks (IPS_* EXPECTED 1, SEEN_REPLY 2, ASSURED 4, CONFIRMED 8); absent: 0. */
+  status?: number;
+  /** Seconds left on the connection's timer at the filter hooks (--ctexpire); absent: 0. */
+  expire?: number;
 }
 
 export function ctValue(c: PacketConn, f: CtField): number {
@@ -231,7 +255,31 @@ export function ctValue(c: PacketConn, f: CtField): number {
       return c.replDport;
     case 'dir':
       return c.reply ? 1 : 0;
+    case 'status':
+      return c.status ?? 0;
+    case 'expire':
+      return c.expire ?? 0;
   }
+}
+
+/** xt_hashlimit's struct hashlimit_cfg3 as the rule gives it (iptables fills the defaults). */
+export interface HashlimitCfg {
+  /** XT_HASHLIMIT_*: HASH_DIP 1, HASH_DPT 2, HASH_SIP 4, HASH_SPT 8, INVERT 16, BYTES 32, RATE_MATCH 64. */
+  mode: number;
+  /** Packet mode: period in 1/1000000 s; byte mode: the cost (bytes_to_cost). */
+  avg: number;
+  /** Packets, or byte-mode quanta (0: none given). */
+  burst: number;
+  /** 0: the kernel's default. */
+  size: number;
+  max: number;
+  /** Milliseconds. */
+  gcInterval: number;
+  expire: number;
+  srcmask: number;
+  dstmask: number;
+  /** Seconds (rate match). */
+  interval: number;
 }
 
 /** The owner match's options (uid / gid inclusive ranges; suppl: --suppl-groups). */
@@ -282,7 +330,7 @@ export function residualMayHotdrop(c: ResidualCheck): boolean {
 
 /** Whether evaluating the check changes state (see ResidualCheck). */
 export function residualIsStateful(c: ResidualCheck): boolean {
-  return c.kind === 'limit' || c.kind === 'nth' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
+  return c.kind === 'limit' || c.kind === 'nth' || c.kind === 'hashlimit' || c.kind === 'quota' || (c.kind === 'connlabel' && c.set) || c.kind === 'connlimit' || (c.kind === 'recent' && (c.cmd !== 'check' || c.reap));
 }
 
 /** What one match (or the rule's base part) contributes. Several are intersected. */

@@ -26,7 +26,7 @@ export type Hook = 'INPUT' | 'FORWARD' | 'OUTPUT';
  */
 export type ResidualOracle = (counterId: number, check: ResidualCheck, pkt: PacketKey) => boolean;
 
-export function defaultResidualOracle(_counterId: number, check: ResidualCheck): boolean {
+export function defaultResidualOracle(_counterId: number, check: ResidualCheck, pkt?: PacketKey): boolean {
   switch (check.kind) {
     case 'limit':
       return true;
@@ -34,6 +34,28 @@ export function defaultResidualOracle(_counterId: number, check: ResidualCheck):
       return check.probability >= 1;
     case 'nth':
       return check.every <= 1;
+    case 'connbytes': {
+      // A connection's first packet, in the original direction.
+      if (!pkt || (pkt.ctstate !== 1 && pkt.ctstate !== 2)) return false;
+      const pk = check.dir === 'reply' ? 0n : 1n;
+      const by = check.dir === 'reply' ? 0n : BigInt(pkt.len);
+      const v = check.what === 'packets' ? pk : check.what === 'bytes' ? by : pk ? by / pk : 0n;
+      const from = BigInt(check.from);
+      const to = BigInt(check.to);
+      return to >= from ? v >= from && v <= to : v < to || v > from;
+    }
+    case 'connlabel':
+      // A connection with no label yet: only --set holds (and sets it).
+      return check.set && pkt !== undefined && pkt.ctstate >= 1 && pkt.ctstate <= 3;
+    case 'connlimit':
+      // The first connection from the address.
+      return 1 > check.limit;
+    case 'quota':
+      // A fresh budget.
+      return BigInt(check.bytes) >= BigInt(pkt?.len ?? 0);
+    case 'hashlimit':
+      // Under the rate (a fresh bucket); the kernel's XT_HASHLIMIT_INVERT is the inversion.
+      return (check.cfg.mode & 16) === 0;
     default:
       return true;
   }

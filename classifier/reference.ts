@@ -136,7 +136,7 @@ function residualHolds(id: number, c: ResidualCheck, p: PacketKey, oracle: Resid
     case 'ct': {
       if (!p.ct) return c.untracked;
       const c2 = p.ct;
-      const v = { proto: c2.proto, origsrc: c2.origSrc, origdst: c2.origDst, replsrc: c2.origDst, repldst: c2.origSrc, origsrcport: c2.origSport, origdstport: c2.origDport, replsrcport: c2.replSport, repldstport: c2.replDport, dir: c2.reply ? 1 : 0 }[c.field];
+      const v = { proto: c2.proto, origsrc: c2.origSrc, origdst: c2.origDst, replsrc: c2.origDst, repldst: c2.origSrc, origsrcport: c2.origSport, origdstport: c2.origDport, replsrcport: c2.replSport, repldstport: c2.replDport, dir: c2.reply ? 1 : 0, status: c2.status ?? 0, expire: c2.expire ?? 0 }[c.field];
       hit = inAny((v & c.mask) >>> 0, c.ranges);
       break;
     }

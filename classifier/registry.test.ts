@@ -27,6 +27,9 @@ const COMMANDS = [
   '-A OUTPUT -m conntrack ! --ctreplsrc 10.0.0.0/8 --ctrepldstport 1024:65535 -j LOG',
   '-A INPUT -m conntrack --ctdir ORIGINAL ! --ctproto udp --ctorigsrcport 53 -j DROP',
   '-A INPUT -m conntrack ! --ctstate ESTABLISHED --ctrepldst 10.1.2.3 --ctreplsrcport 22 -j ACCEPT',
+  '-A INPUT -m conntrack --ctstatus ASSURED,SEEN_REPLY -j ACCEPT',
+  '-A INPUT -m conntrack ! --ctstatus CONFIRMED -m quota --quota 100 -j DROP',
+  '-A OUTPUT -m conntrack --ctstate NEW --ctstatus NONE -j LOG',
   '-A OUTPUT -m owner ! --uid-owner 0 --gid-owner 100 --suppl-groups -j DROP',
   '-A OUTPUT -p udp -m owner ! --socket-exists -j ACCEPT',
   '-A OUTPUT -m owner ! --gid-owner 5-7 -j LOG',
@@ -119,6 +122,7 @@ const packetArb = (hook: Hook): fc.Arbitrary<PacketKey> =>
           replSport: fc.constantFrom(...PORTS),
           replDport: fc.constantFrom(...PORTS),
           reply: fc.boolean(),
+          status: fc.constantFrom(0, 8, 10, 14),
         }),
       ),
       sock: fc.option(

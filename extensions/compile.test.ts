@@ -71,7 +71,7 @@ describe('match compile', () => {
     expect(m0('-m state ! --state INVALID').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_INVALID + 1, 7]], invert: false });
     expect(m0('-m conntrack --ctstate RELATED,UNTRACKED').fields!.ctstate).toEqual({ kind: 'ranges', ranges: [[CT_RELATED, CT_RELATED], [CT_UNTRACKED, CT_UNTRACKED]], invert: false });
     expect(m0('-m conntrack --ctstate SNAT').unsupported).toMatch(/nat/);
-    expect(m0('-m conntrack --ctstate NEW --ctstatus ASSURED').unsupported).toMatch(/ctstatus/);
+    expect(m0('-m conntrack --ctstate NEW ! --ctstatus ASSURED,CONFIRMED').residual).toEqual([{ kind: 'ct', field: 'status', mask: 12, ranges: [[1, 0xffffffff]], invert: true, untracked: true }]);
     expect(m0('-m conntrack --ctexpire 5').unsupported).toMatch(/ctexpire/);
     expect(m0('-m conntrack --ctstate NEW --ctproto tcp ! --ctorigdst 10.0.0.0/8 --ctdir REPLY').residual).toEqual([
       { kind: 'ct', field: 'dir', mask: 1, ranges: [[1, 1]], invert: false, untracked: true },
@@ -117,9 +117,23 @@ describe('match compile', () => {
     expect(m0('-m comment --comment x')).toEqual({});
   });
   it('matches the datapath cannot enforce say why', () => {
-    for (const r of ['-m recent --rcheck --hitcount 33', '-m connlimit --connlimit-above 2', '-m string --algo bm --string x', '-m helper --helper ftp', '-m quota --quota 5']) {
+    for (const r of ['-m recent --rcheck --hitcount 33', '-m realm --realm 1', '-m string --algo bm --string x', '-m helper --helper ftp', '-m socket']) {
       expect(m0(r).unsupported, r).toMatch(/^[a-z]+( --[a-z-]+)?: .+/);
     }
+  });
+  it('quota, connbytes and hashlimit compile to their residual checks (the kernel values)', () => {
+    expect(m0('-m quota ! --quota 5').residual).toEqual([{ kind: 'quota', bytes: '5', invert: true }]);
+    expect(m0('-m connbytes ! --connbytes 10:20 --connbytes-mode bytes --connbytes-dir reply').residual).toEqual([
+      { kind: 'connbytes', what: 'bytes', dir: 'reply', from: '20', to: '10', invert: false },
+    ]);
+    const hl = m0('-m hashlimit --hashlimit-above 40/min --hashlimit-mode srcip,dstport --hashlimit-name n --hashlimit-rate-match').residual?.[0];
+    // 40/min: period 1500000 us per packet, per second of a 60 s interval; expiry the unit (60 s).
+    expect(hl).toEqual({
+      kind: 'hashlimit',
+      name: 'n',
+      cfg: { mode: 4 | 2 | 16 | 64, avg: 25000, burst: 5, size: 0, max: 0, gcInterval: 1000, expire: 60000, srcmask: 32, dstmask: 32, interval: 60 },
+      invert: false,
+    });
   });
 });
 

@@ -47,9 +47,6 @@ const KNOWN = new Set([
   '-p tcp -m tcp ! --sport :',
   '-p tcp -m tcp ! --dport :',
   '-p udp -m udp ! --sport :',
-  // -L of a hashlimit whose rate-interval scales the listed rate also lists htable-expire
-  // against the scaled unit; -S (what save and -D use) is right.
-  '-m hashlimit --hashlimit-upto 4/s --hashlimit-name a --hashlimit-rate-interval 5',
   // iptables prints bpf's -L text with no space before it (every other module's starts with
   // one); the listing formatter always separates: the replay reads one character further.
   "-m bpf --bytecode '4,48 0 0 9,21 0 1 6,6 0 0 1,6 0 0 0'",

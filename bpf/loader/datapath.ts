@@ -15,7 +15,10 @@ import type { TableSpec } from '../../classifier/spec.ts';
 import type { XdpDrop } from '../../classifier/xdp.ts';
 import { xdpCommit, xdpDisable, xdpEnable, xdpEnabled } from './xdp.ts';
 import { bpffsRoot, netnsCookie, pinDir } from './bpffs.ts';
-import { encodeSpec, recentNames, type Encoded } from './encode.ts';
+import { encodeHashlimitTable, encodeSpec, hashlimitTables, recentNames, type Encoded } from './encode.ts';
+import type { HashlimitCfg } from '../../classifier/fields.ts';
+import { gunzipSync } from 'node:zlib';
+import { release, totalmem } from 'node:os';
 import * as L from './layout.ts';
 import {
   api,
@@ -81,9 +84,9 @@ export interface LogRecord {
   packet: Buffer;
 }
 
-const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs', 'recent', 'recentls', 'recentnm'] as const;
+const PINNED_MAPS = ['cfg', 'meta', 'keymap', 'gen_pool', 'gen_rules', 'gen_chains', 'gen_res', 'gen_log', 'gen_addr', 'gen_ifc', 'counters', 'resstate', 'logbuf', 'ct', 'stats', 'tcifs', 'recent', 'recentls', 'recentnm', 'hltab', 'hlent', 'hlnm', 'clist'] as const;
 /** Pins that older builds did not have. */
-const LATER_PINS = new Set(['tcifs', 'prog_tci', 'prog_tco', 'recent', 'recentls', 'recentnm']);
+const LATER_PINS = new Set(['tcifs', 'prog_tci', 'prog_tco', 'recent', 'recentls', 'recentnm', 'hltab', 'hlent', 'hlnm', 'clist']);
 /** The tc programs that send REJECT replies (reject.h), pinned next to `prog`. */
 const TC_PROGS = { prog_tci: 'bpftables_tc_in', prog_tco: 'bpftables_tc_out' } as const;
 type MapName = (typeof PINNED_MAPS)[number];
@@ -122,6 +125,38 @@ const INNER: Record<InnerName, InnerDef> = {
   iif: { outer: 'gen_ifc', slot: (g) => 2 * g, type: BPF_MAP_TYPE_LPM_TRIE, key: L.LPMIF_KEY_SIZE, value: 4, flags: BPF_F_NO_PREALLOC, min: 64 },
   oif: { outer: 'gen_ifc', slot: (g) => 2 * g + 1, type: BPF_MAP_TYPE_LPM_TRIE, key: L.LPMIF_KEY_SIZE, value: 4, flags: BPF_F_NO_PREALLOC, min: 64 },
 };
+
+let hzCache: number | undefined;
+/**
+ * The running kernel's CONFIG_HZ (hashlimit's credits are per jiffy): from /proc/config.gz,
+ * else /boot/config-<release>.
+ */
+export function kernelHz(): number {
+  if (hzCache !== undefined) return hzCache;
+  let text = '';
+  try {
+    text = gunzipSync(readFileSync('/proc/config.gz')).toString('latin1');
+  } catch {
+    try {
+      text = readFileSync(`/boot/config-${release()}`, 'latin1');
+    } catch {
+      // handled below
+    }
+  }
+  const m = /^CONFIG_HZ=(\d+)$/m.exec(text);
+  if (!m) throw new Error('bpftables: cannot read the kernel\'s CONFIG_HZ (no /proc/config.gz or /boot/config-' + release() + '): the hashlimit match needs it');
+  hzCache = Number(m[1]);
+  return hzCache;
+}
+
+/** kernelHz(), or 0 when the kernel's configuration cannot be read. */
+export function tryKernelHz(): number {
+  try {
+    return kernelHz();
+  } catch {
+    return 0;
+  }
+}
 
 /** Opens the BPF object and sets the program types libbpf 1.1 cannot infer from the sections. */
 function openObject(path: string): { obj: unknown; prog: unknown } {
@@ -443,7 +478,7 @@ export class Datapath {
    * -Z, -c), then flips the active generation.
    */
   commit(spec: TableSpec, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = [], xdp?: readonly XdpDrop[]): void {
-    const enc = encodeSpec(spec, this.recentListIds(recentNames(spec)));
+    const enc = encodeSpec(spec, this.recentListIds(recentNames(spec)), this.hashlimitIds(hashlimitTables(spec)));
     this.commitEncoded(enc, counterWrites, xdp);
   }
 
@@ -458,6 +493,77 @@ export class Datapath {
 
   disableXdp(): void {
     xdpDisable(this.dir);
+  }
+
+  private static hlNameKey(name: string): Buffer {
+    const k = Buffer.alloc(L.HL_NAME_LEN);
+    Buffer.from(name, 'utf8').copy(k, 0, 0, L.HL_NAME_LEN - 1);
+    return k;
+  }
+
+  /** hlnm as name -> id (the all-zero key holds the last id given out, not a table). */
+  private readHashlimitNames(): Map<string, number> {
+    const fd = this.fd('hlnm');
+    const out = new Map<string, number>();
+    let prev: Buffer | null = null;
+    const v = Buffer.alloc(4);
+    for (;;) {
+      const next = Buffer.alloc(L.HL_NAME_LEN);
+      if ((api.nextKey(fd, prev, next) as number) < 0) break;
+      if ((api.lookup(fd, next, v) as number) === 0) {
+        const end = next.indexOf(0);
+        out.set(next.subarray(0, end < 0 ? next.length : end).toString('utf8'), v.readUInt32LE(0));
+      }
+      prev = next;
+    }
+    return out;
+  }
+
+  /**
+   * The id of each hashlimit table: the one it already has (the kernel keeps a table, its
+   * configuration and its entries while some rule names it), else a new one whose hltab entry
+   * (the configuration of the first rule naming it) is written before the rules go live.
+   */
+  private hashlimitIds(tables: ReadonlyMap<string, HashlimitCfg>): Map<string, number> {
+    const ids = new Map<string, number>();
+    if (tables.size === 0) return ids;
+    const fd = this.fd('hlnm');
+    const known = this.readHashlimitNames();
+    let last = known.get('') ?? 0;
+    for (const [n, cfg] of tables) {
+      let id = known.get(n);
+      if (id === undefined) {
+        id = ++last;
+        check(api.update(this.fd('hltab'), u32(id), encodeHashlimitTable(cfg, kernelHz(), totalmem()), 0n) as number, `creating hashlimit table ${n}`);
+        check(api.update(fd, Datapath.hlNameKey(n), u32(id), 0n) as number, `recording hashlimit table ${n}`);
+      }
+      ids.set(n, id);
+    }
+    check(api.update(fd, Datapath.hlNameKey(''), u32(last), 0n) as number, 'recording the last hashlimit table id');
+    return ids;
+  }
+
+  /** After a flip: frees the tables the live ruleset no longer names (entries, table, name). */
+  private pruneHashlimit(keep: ReadonlyMap<string, number>): void {
+    const dropped = new Set<number>();
+    const nm = this.fd('hlnm');
+    for (const [name, id] of this.readHashlimitNames()) {
+      if (name === '' || keep.has(name)) continue;
+      api.del(nm, Datapath.hlNameKey(name));
+      dropped.add(id);
+    }
+    if (dropped.size === 0) return;
+    const fd = this.fd('hlent');
+    const stale: Buffer[] = [];
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(L.HL_KEY_SIZE);
+      if ((api.nextKey(fd, prev, next) as number) < 0) break;
+      if (dropped.has(next.readUInt32LE(0))) stale.push(next);
+      prev = next;
+    }
+    for (const k of stale) api.del(fd, k);
+    for (const id of dropped) api.del(this.fd('hltab'), u32(id));
   }
 
   /** recentnm as name -> id (the all-zero key holds the last id given out, not a list). */
@@ -537,7 +643,7 @@ export class Datapath {
     const slots = mapInfo(this.fd('counters')).maxEntries;
     const maxId = Math.max(enc.maxCounter, ...counterWrites.map((c) => c.id));
     if (maxId >= slots) throw new Error(`bpftables: counter id ${maxId} exceeds the datapath's ${slots} counter slots (recreate the datapath with a larger counterSlots)`);
-    const { active } = this.readCfg();
+    const { active, ctOn: ctWas } = this.readCfg();
     const g = 1 - active;
 
     const pool = this.innerWithRoom(g, 'pool', enc.poolChunks);
@@ -563,6 +669,8 @@ export class Datapath {
       enc.meta.writeInt32LE(c.taiOffset, L.META_TAI_OFF);
       enc.meta.writeInt32LE(c.tzMinutesWest, L.META_TZ_WEST);
     }
+    // meta.hz: conntrack's jiffies timers (--ctexpire); 0 where the kernel config is unreadable.
+    enc.meta.writeUInt32LE(tryKernelHz(), L.META_SIZE - 4);
     check(api.update(this.fd('meta'), u32(g), enc.meta, 0n) as number, 'writing the generation header');
     this.writeCounters(counterWrites);
     // A written counter slot is a new rule (or -Z / -c): its limit bucket / nth count restart
@@ -582,10 +690,29 @@ export class Datapath {
     xdpCommit(this.dir, g, xdp);
     const cfg = Buffer.alloc(L.CFG_SIZE);
     cfg.writeUInt32LE(g, 0);
-    cfg.writeUInt32LE(enc.ctOn ? 1 : 0, 4);
+    // Accounting stays on once a connbytes rule turned it on (nf_conntrack_acct is sticky).
+    cfg.writeUInt32LE((enc.ctOn ? 1 : 0) | (enc.ctAcct || ctWas & L.CT_ACCT ? L.CT_ACCT : 0) | (enc.ctLabels ? L.CT_LABELS : 0), 4);
     check(api.update(this.fd('cfg'), u32(0), cfg, 0n) as number, 'flipping the active generation');
     if (!enc.hasReject) this.syncTc(false);
     this.pruneRecent(enc.recentIds);
+    this.pruneHashlimit(enc.hashlimitIds);
+    this.pruneConnlimit(enc.connlimitIds);
+  }
+
+  /** After a flip: drops the connlimit lists of rules that are gone (the kernel frees a rule's
+   * nf_conncount data with it; an id is reused only by a later commit). */
+  private pruneConnlimit(live: readonly number[]): void {
+    const keep = new Set(live);
+    const fd = this.fd('clist');
+    const stale: Buffer[] = [];
+    let prev: Buffer | null = null;
+    for (;;) {
+      const next = Buffer.alloc(L.CL_KEY_SIZE);
+      if ((api.nextKey(fd, prev, next) as number) < 0) break;
+      if (!keep.has(Math.floor(next.readUInt32LE(0) / L.MAX_RES_OPS))) stale.push(next);
+      prev = next;
+    }
+    for (const k of stale) api.del(fd, k);
   }
 
   /**

@@ -6,7 +6,7 @@
 // words, packed] (bpf/bpftables.h).
 // Pool offset 0 is the empty vector. A vector never straddles a POOL_CHUNK boundary, so the
 // program can index one chunk with a masked offset. Identical sets share one vector.
-import type { FieldName, ResidualCheck } from '../../classifier/fields.ts';
+import type { FieldName, HashlimitCfg, ResidualCheck } from '../../classifier/fields.ts';
 import type { FieldSpec, TableSpec } from '../../classifier/spec.ts';
 import * as L from './layout.ts';
 
@@ -31,6 +31,12 @@ export interface Encoded {
   lpm: { iif: Array<[Buffer, number]>; oif: Array<[Buffer, number]> };
   /** Whether some rule constrains ctstate (the program then runs conntrack). */
   ctOn: boolean;
+  /** Whether some rule reads conntrack's counters (connbytes): accounting goes on for good. */
+  ctAcct: boolean;
+  /** Whether some rule uses connection labels: new entries then get them. */
+  ctLabels: boolean;
+  /** Counter ids of the rules with connlimit (their lists in clist live while they do). */
+  connlimitIds: number[];
   /** Highest counter id referenced. */
   maxCounter: number;
   /** Counter ids of rules with limit / nth checks (their state lives in `resstate`). */
@@ -39,6 +45,8 @@ export interface Encoded {
   hasReject: boolean;
   /** recent list name -> list id used in the residual checks. */
   recentIds: ReadonlyMap<string, number>;
+  /** hashlimit table name -> table id used in the residual checks. */
+  hashlimitIds: ReadonlyMap<string, number>;
 }
 
 export class EncodeError extends Error {}
@@ -237,12 +245,14 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'dccp') needs |= L.NEED_HDR;
       if (c.kind === 'time') needs |= L.NEED_TIME;
       if (c.kind === 'realm') needs |= L.NEED_REALM;
+      if (c.kind === 'connbytes') needs |= L.NEED_ACCT;
+      if (c.kind === 'connlabel') needs |= L.NEED_LABEL;
     }
   }
   return needs;
 }
 
-function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>): number {
+function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>, hlIds: ReadonlyMap<string, number>): number {
   if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
   let n = 0;
   for (const c of checks) {
@@ -362,6 +372,37 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         y = BigInt(c.seconds >>> 0);
         break;
       }
+      case 'hashlimit': {
+        // The table's configuration is in hltab (the loader's); the op carries the rule's own
+        // mode bits, which decide rate-match, byte cost and inversion.
+        kind = L.R_HASHLIMIT;
+        const id = hlIds.get(c.name);
+        if (id === undefined) throw new EncodeError(`hashlimit table "${c.name}" has no id`);
+        field = c.cfg.mode & L.HL_RULE_MODE;
+        x = BigInt(id >>> 0);
+        break;
+      }
+      case 'connbytes':
+        kind = L.R_CONNBYTES;
+        field = { packets: 0, bytes: 1, avgpkt: 2 }[c.what] | ({ original: 1, reply: 2, both: 3 }[c.dir] << 4);
+        x = BigInt(c.from);
+        y = BigInt(c.to);
+        break;
+      case 'connlimit':
+        kind = L.R_CONNLIMIT;
+        field = c.daddr ? 1 : 0;
+        mask = c.mask >>> 0;
+        x = BigInt(c.limit >>> 0);
+        break;
+      case 'connlabel':
+        kind = L.R_CONNLABEL;
+        field = c.set ? 1 : 0;
+        x = BigInt(c.bit & 127);
+        break;
+      case 'quota':
+        kind = L.R_QUOTA;
+        x = BigInt(c.bytes);
+        break;
       case 'mac':
         kind = L.R_MAC;
         x = BigInt(c.mac);
@@ -400,6 +441,16 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
   return n;
 }
 
+/**
+ * The hashlimit tables the spec's rules name, each with the configuration of its first rule
+ * (the one whose check would create the table in the kernel), in rule order.
+ */
+export function hashlimitTables(spec: TableSpec): Map<string, HashlimitCfg> {
+  const out = new Map<string, HashlimitCfg>();
+  for (const r of spec.rules) if (r) for (const c of r.residual) if (c.kind === 'hashlimit' && !out.has(c.name)) out.set(c.name, c.cfg);
+  return out;
+}
+
 /** The names of the recent lists the spec's rules use, sorted. */
 export function recentNames(spec: TableSpec): string[] {
   const names = new Set<string>();
@@ -412,8 +463,9 @@ export function recentNames(spec: TableSpec): string[] {
  * keeps the ids stable across commits (Datapath.commit). Without it, ids are 1, 2, ... in name
  * order (enough for test_run on a fresh datapath).
  */
-export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, number>): Encoded {
+export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, number>, hashlimitIds?: ReadonlyMap<string, number>): Encoded {
   const ids = recentIds ?? new Map(recentNames(spec).map((n, i) => [n, i + 1]));
+  const hlIds = hashlimitIds ?? new Map([...hashlimitTables(spec).keys()].map((n, i) => [n, i + 1]));
   const nrules = spec.nrules;
   if (nrules % 64 !== 0 || nrules < 64) throw new EncodeError(`nrules ${nrules} is not a positive multiple of 64`);
   const nwords = nrules / 64;
@@ -528,9 +580,9 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     rules.writeUInt32LE(arg, o + 8);
     rules.writeUInt32LE(resRows.length, o + 12);
     rules.writeUInt8(ACTION_CODE[a.kind], o + 16);
-    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids) : 0, o + 17);
+    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids, hlIds) : 0, o + 17);
     if (r.counterId > maxCounter) maxCounter = r.counterId;
-    if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth')) statefulIds.push(r.counterId);
+    if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth' || c.kind === 'quota')) statefulIds.push(r.counterId);
     for (const c of r.residual) if (c.kind === 'addrtype') atFlags |= c.addr === 'src' ? 1 : 2;
   }
   // meta.pad (offset 52): which address types the program looks up per packet (addrtype.h).
@@ -568,8 +620,12 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     lpm,
     // ctstate may also be read by residual checks kept after a stateful match (compile.ts);
     // conntrack's tuple options (ct) need the tracker too.
-    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct')),
+    ctOn: spec.fields.ctstate !== undefined || spec.rules.some((r) => r?.residual.some((c) => (c.kind === 'cmp' && c.field === 'ctstate') || c.kind === 'ct' || c.kind === 'connbytes' || c.kind === 'connlabel' || c.kind === 'connlimit')),
+    connlimitIds: spec.rules.filter((r) => r?.residual.some((c) => c.kind === 'connlimit')).map((r) => r!.counterId),
+    ctLabels: spec.rules.some((r) => r?.residual.some((c) => c.kind === 'connlabel')),
+    ctAcct: spec.rules.some((r) => r?.residual.some((c) => c.kind === 'connbytes')),
     recentIds: ids,
+    hashlimitIds: hlIds,
     maxCounter,
     statefulIds,
     hasReject,
@@ -579,4 +635,89 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
 /** True when the table enforces nothing: built-in chains empty with ACCEPT policy, no rules. */
 export function specIsTrivial(spec: TableSpec): boolean {
   return spec.rules.every((r) => r === null) && spec.chains.slice(0, 3).every((c) => (c.policy ?? 'ACCEPT') === 'ACCEPT');
+}
+
+const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
+const U32 = (v: bigint): bigint => BigInt.asUintN(32, v);
+/** The largest power of two not above x (the kernel's POW2_BELOW32 / POW2_BELOW64). */
+function pow2Below(x: bigint): bigint {
+  let p = 1n;
+  while (p * 2n <= x) p *= 2n;
+  return p;
+}
+
+/** msecs_to_jiffies() for a kernel with this HZ. */
+export function msecsToJiffies(ms: number, hz: number): bigint {
+  const m = BigInt(ms >>> 0);
+  const h = BigInt(hz);
+  if (1000 % hz === 0) {
+    const per = 1000n / h;
+    return (m + per - 1n) / per;
+  }
+  if (hz % 1000 === 0) return m * (h / 1000n);
+  return (m * h + 999n) / 1000n;
+}
+
+/**
+ * struct hl_tab (bpf/bpftables.h) for a hashlimit table created by a rule with this cfg: what
+ * htable_create() and rateinfo_init() (xt_hashlimit.c, revision 3) derive from it on a kernel
+ * with this HZ and this much RAM (the default table size). `count` starts at 0.
+ */
+export function encodeHashlimitTable(cfg: HashlimitCfg, hz: number, ramBytes: number): Buffer {
+  const H = BigInt(hz);
+  const cpj = pow2Below(0xffffffffffffffffn / (H * 86400n));
+  const cpjb = pow2Below(0xffffffffn / H);
+  const scale = 1000000n;
+  const hzCpj = U64(H * cpj);
+  const user2credits = (user: bigint): bigint => (scale >= hzCpj ? U64(user) / (scale / hzCpj) : U64(U64(user) * (hzCpj / scale)));
+  const user2creditsByte = (user: bigint): bigint => U32(U64(U32(user) * U32(H * cpjb)) >> 32n);
+  const avg = BigInt(cfg.avg);
+  const burst = BigInt(cfg.burst);
+  const init = [0n, 0n, 0n, 0n];
+  if (cfg.mode & L.HL_RATE_MATCH) {
+    let rate: bigint;
+    let b: bigint;
+    if (cfg.mode & L.HL_BYTES) {
+      const a = U32(avg);
+      rate = U64(((a ? 0xffffffffn / a : 0xffffffffn) - 1n) << 4n);
+      b = burst ? U64(burst * rate) : rate;
+    } else {
+      rate = avg ? scale / avg : 0n;
+      b = U64(burst + rate);
+    }
+    init[0] = BigInt(cfg.interval >>> 0);
+    init[2] = rate;
+    init[3] = b;
+  } else if (cfg.mode & L.HL_BYTES) {
+    init[0] = U32(cpjb * H);
+    init[1] = burst;
+    init[2] = user2creditsByte(avg);
+  } else {
+    init[0] = user2credits(U64(avg * burst));
+    init[1] = init[0];
+    init[2] = user2credits(avg);
+  }
+  let size = cfg.size >>> 0;
+  if (!size) {
+    const ram = BigInt(Math.floor(ramBytes));
+    size = Number(ram / 16384n / 8n);
+    if (ram > 1024n * 1024n * 1024n) size = 8192;
+    if (size < 16) size = 16;
+  }
+  let max = cfg.max >>> 0;
+  if (max === 0) max = (8 * size) >>> 0;
+  else if (max < size) max = size;
+  const mask = (l: number): number => (l ? (0xffffffff << (32 - l)) >>> 0 : 0);
+  const b = Buffer.alloc(L.HL_TAB_SIZE);
+  b.writeUInt32LE(cfg.mode >>> 0, 0);
+  b.writeUInt32LE(mask(cfg.srcmask), 4);
+  b.writeUInt32LE(mask(cfg.dstmask), 8);
+  b.writeUInt32LE(max, 12);
+  b.writeBigUInt64LE(msecsToJiffies(cfg.expire, hz), 16);
+  b.writeBigUInt64LE(msecsToJiffies(cfg.gcInterval, hz), 24);
+  b.writeBigUInt64LE(H, 32);
+  b.writeBigUInt64LE(cpj, 40);
+  b.writeBigUInt64LE(cpjb, 48);
+  init.forEach((w, i) => b.writeBigUInt64LE(U64(w), 56 + 8 * i));
+  return b;
 }

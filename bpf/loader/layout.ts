@@ -65,6 +65,29 @@ export const RECENT_LIST_SIZE = 8; // count, pad
 export const R_MAC = 20;
 export const R_OWNER = 21;
 export const R_CT = 22;
+/** hashlimit.h: field = the rule's mode bits HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id. */
+export const R_HASHLIMIT = 23;
+/** quota: x = the budget in bytes; state in resstate like limit. */
+export const R_QUOTA = 24;
+/** connbytes (conntrack.h): field = what | dir << 4, x = from, y = to. */
+export const R_CONNBYTES = 25;
+/** connlabel (connlabel.h): field = --set, x = bit; cfg.ct_on CT_LABELS; meta.needs NEED_LABEL. */
+export const R_CONNLABEL = 26;
+/** connlimit (connlimit.h): field = 1 for the destination, mask, x = limit; lists in clist. */
+export const R_CONNLIMIT = 27;
+export const CL_KEY_SIZE = 8; // rule op, addr
+export const CT_LABELS = 4;
+export const NEED_LABEL = 32;
+/** cfg.ct_on bit: conntrack accounting (sticky). meta.needs bit for connbytes_prep(). */
+export const CT_ACCT = 2;
+export const NEED_ACCT = 16;
+export const HL_RULE_MODE = 0x10 | 0x20 | 0x40;
+export const HL_BYTES = 0x20;
+export const HL_RATE_MATCH = 0x40;
+export const HL_NAME_LEN = 256;
+export const HL_KEY_SIZE = 16; // table, src, dst, sport u16, dport u16
+/** struct hl_tab: mode, srcmask, dstmask, max (u32); expire, gc, hz, cpj, cpjb, init[4], count (u64). */
+export const HL_TAB_SIZE = 16 + 8 * 10;
 /** R_CT's field codes (bpf/content.h CTF_*). */
 export const CT_FIELD_NUM: Readonly<Record<CtField, number>> = {
   proto: 0,
@@ -77,6 +100,8 @@ export const CT_FIELD_NUM: Readonly<Record<CtField, number>> = {
   replsrcport: 7,
   repldstport: 8,
   dir: 9,
+  status: 10,
+  expire: 11,
 };
 
 /** meta.needs: per-packet inputs the generation's rules read (bpf/content.h NEED_*). */
@@ -127,7 +152,7 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 84; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2], tai_off, tz_west
+export const META_SIZE = 88; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2], tai_off, tz_west, hz
 /** meta.tai_off / tz_west (headers.h, time match): written by the loader at each commit. */
 export const META_TAI_OFF = 76;
 export const META_TZ_WEST = 80;

@@ -28,7 +28,8 @@ export class Scratch {
   }
 
   static create(tag: string): Scratch {
-    const name = `bpft-${tag}-${process.pid}-${counter++}`;
+    // BPFT_NETNS_PREFIX: parallel workers on one machine keep to their own names.
+    const name = `${process.env.BPFT_NETNS_PREFIX ?? 'bpft-'}${tag}-${process.pid}-${counter++}`;
     execFileSync('ip', ['netns', 'add', name]);
     execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
     return new Scratch(name);

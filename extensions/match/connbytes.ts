@@ -41,12 +41,29 @@ export const connbytes: MatchModule<ConnbytesData> = {
   },
   finalCheck: (d) =>
     x6Fcheck('connbytes', [{ name: 'connbytes', mand: true }, { name: 'connbytes-dir', mand: true }, { name: 'connbytes-mode', mand: true }], d.seen),
-  print: (d) => `${d.invert ? '! ' : ''}connbytes ${range(d)} connbytes mode ${d.mode} connbytes direction ${d.dir}`,
-  save: (d) => `${d.invert ? '! ' : ''}--connbytes ${range(d)} --connbytes-mode ${d.mode} --connbytes-dir ${d.dir}`,
+  print: (d) => `${shownInverted(d) ? '! ' : ''}connbytes ${range(d)} connbytes mode ${d.mode} connbytes direction ${d.dir}`,
+  save: (d) => `${shownInverted(d) ? '! ' : ''}--connbytes ${range(d)} --connbytes-mode ${d.mode} --connbytes-dir ${d.dir}`,
   equal: (a, b) => connbytes.save(a) === connbytes.save(b),
-  compile: () => ({ unsupported: 'connbytes: the datapath keeps no per-connection byte counts' }),
+  compile: (d) => {
+    // libxt_connbytes swaps from and to for `!`; the kernel then tests outside the range.
+    const [from, to] = d.invert ? [d.to, d.from] : [d.from, d.to];
+    const what = (d.mode ?? 'packets') as 'packets' | 'bytes' | 'avgpkt';
+    const dir = (d.dir ?? 'original') as 'original' | 'reply' | 'both';
+    return { residual: [{ kind: 'connbytes', what, dir, from, to, invert: false }] };
+  },
 };
 
+/** The kernel's count.from / count.to: libxt_connbytes swaps them for `!`. */
+function kernelRange(d: ConnbytesData): [bigint, bigint] {
+  return d.invert ? [BigInt(d.to), BigInt(d.from)] : [BigInt(d.from), BigInt(d.to)];
+}
+/** iptables shows `!` when from > to in the kernel's data (so `! --connbytes 2:2` loses it). */
+function shownInverted(d: ConnbytesData): boolean {
+  const [from, to] = kernelRange(d);
+  return from > to;
+}
 function range(d: ConnbytesData): string {
-  return d.to === U64MAX ? d.from : `${d.from}:${d.to}`;
+  const [a, b] = kernelRange(d);
+  const [lo, hi] = a > b ? [b, a] : [a, b];
+  return hi === BigInt(U64MAX) ? `${lo}` : `${lo}:${hi}`;
 }

@@ -63,5 +63,5 @@ export const connlimit: MatchModule<ConnlimitData> = {
   print: (d) => `#conn ${d.daddr ? 'dst' : 'src'}/${d.mask} ${d.above ? '>' : '<='} ${d.limit}`,
   save: (d) => `--connlimit-${d.above ? 'above' : 'upto'} ${d.limit} --connlimit-mask ${d.mask} --connlimit-${d.daddr ? 'daddr' : 'saddr'}`,
   equal: (a, b) => connlimit.save(a) === connlimit.save(b),
-  compile: () => ({ unsupported: 'connlimit: the datapath does not count connections per address' }),
+  compile: (d) => ({ residual: [{ kind: 'connlimit', limit: d.limit, mask: d.mask ? (0xffffffff << (32 - d.mask)) >>> 0 : 0, daddr: !!d.daddr, invert: !d.above }] }),
 };

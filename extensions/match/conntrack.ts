@@ -5,6 +5,7 @@ import { parameterProblem } from '../../parser/errors.ts';
 import { CT_ESTABLISHED, CT_INVALID, CT_NEW, CT_RELATED, CT_UNTRACKED } from '../../classifier/fields.ts';
 import type { CompiledMatch, CtField, ResidualCheck } from '../../classifier/fields.ts';
 import type { MatchModule } from '../types.ts';
+import type { Rule } from '../../ruleset/types.ts';
 import { complementRanges, formatIPv4, maskLength, parseIPv4, x6PortRange, prefixMask, strtoumax, resolveFailure, x6Mint, x6Seen } from '../lib.ts';
 import { PROTO_NAMES } from '../protocols.ts';
 
@@ -165,12 +166,23 @@ function compileTuple(d: ConntrackData): ResidualCheck[] {
     if (r) add(k, 0xffff, [[r[0], r[1]]], !!d[`${k}Inv`]);
   }
   if (d.proto !== undefined) add('proto', 0xff, [[d.proto, d.proto]], !!d.protoInv);
+  // conntrack_mt(): any of the given IPS_* bits set (NONE: none given, never).
+  if (d.status !== undefined) add('status', d.status, [[1, 0xffffffff]], !!d.statusInv);
+  if (d.expires !== undefined) add('expire', 0xffffffff, [[d.expires[0], d.expires[1]]], !!d.expiresInv);
   return out;
 }
 
-function compileState(d: ConntrackData): CompiledMatch {
-  if (d.status !== undefined) return { unsupported: "conntrack --ctstatus: the datapath's conntrack does not keep the kernel's status bits" };
-  if (d.expires !== undefined) return { unsupported: "conntrack --ctexpire: the datapath's conntrack timeouts are not the kernel's timers" };
+/** Protocols whose conntrack timers the datapath's tracker keeps as the kernel (udp, udplite, icmp). */
+const EXPIRE_EXACT = new Set([1, 17, 136]);
+
+function compileState(d: ConntrackData, rule: Readonly<Rule>): CompiledMatch {
+  // TCP's timers depend on window tracking (unacknowledged data, retransmissions) the tracker
+  // does not do, SCTP / DCCP / GRE have their own: --ctexpire only where the rule's connections
+  // are udp / udplite / icmp ones (-p or --ctproto, not inverted).
+  if (d.expires !== undefined) {
+    const p = rule.proto && !rule.proto.invert ? rule.proto.proto : d.proto !== undefined && !d.protoInv ? d.proto : undefined;
+    if (p === undefined || !EXPIRE_EXACT.has(p)) return { unsupported: "conntrack --ctexpire: only for -p udp / udplite / icmp (the datapath's TCP, SCTP and DCCP timers are not the kernel's)" };
+  }
   const residual = compileTuple(d);
   const withTuple = (m: CompiledMatch): CompiledMatch => (residual.length ? { ...m, residual } : m);
   if (d.state === undefined) return withTuple({});
@@ -242,7 +254,7 @@ export const conntrack: MatchModule<ConntrackData> = {
   print: (d, o) => dump(d, '', o.numeric, 'ctstate'),
   save: (d) => dump(d, '--', true, 'ctstate'),
   equal: (a, b) => conntrack.save(a) === conntrack.save(b),
-  compile: (d) => compileState(d),
+  compile: (d, rule) => compileState(d, rule),
 };
 
 export interface StateData {
@@ -267,5 +279,5 @@ export const state: MatchModule<StateData> = {
   print: (d, o) => dump(d, '', o.numeric, 'state'),
   save: (d) => dump(d, '--', true, 'state'),
   equal: (a, b) => state.save(a) === state.save(b),
-  compile: (d) => compileState(d),
+  compile: (d, rule) => compileState(d, rule),
 };

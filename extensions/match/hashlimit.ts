@@ -1,6 +1,7 @@
 // hashlimit match, revision 3 (libxt_hashlimit.c): per-flow token buckets. Packet rates are kept
 // as iptables keeps them (period in 1/1000000 s) so print/save reproduce its rounding; byte
-// rates ("1mb/s") are kept as typed. The datapath has no per-flow buckets.
+// rates ("1mb/s") are kept as typed. The datapath: bpf/hashlimit.h.
+import type { HashlimitCfg } from '../../classifier/fields.ts';
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
 import { kernelInvalid, strtoumax, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
@@ -33,6 +34,8 @@ export interface HashlimitData {
   rateMatch?: boolean;
   /** --hashlimit-rate-interval (seconds). */
   interval?: number;
+  /** Packet mode: seconds per unit of the rate as typed (libxt's udata->mult; 1 when absent). */
+  unit?: number;
   seen?: string[];
 }
 
@@ -72,7 +75,7 @@ function byteBurstText(rate: string, quanta: bigint): string {
   return `${r / thresh}${name}b`;
 }
 
-function parseRate(s: string): number | undefined {
+function parseRate(s: string, unit?: { mult: number }): number | undefined {
   let mult = 1;
   const slash = s.indexOf('/');
   if (slash >= 0) {
@@ -88,17 +91,62 @@ function parseRate(s: string): number | undefined {
   if (r <= 0) return undefined;
   const v = Math.floor((SCALE * mult) / r);
   if (v === 0) throw parameterProblem(`Rate too fast "${s}"`);
+  if (unit) unit.mult = mult;
   return v;
 }
 
-function rateText(period: number): string {
+/** print_rate: the text and its unit in ms (what print_rate returns: the default expiry). */
+function rateUnit(period: number): [string, number] {
   let i = 1;
   for (; i < RATES.length; i++) {
     const mult = RATES[i]![1];
     if (period > mult || Math.floor(mult / period) < mult % period) break;
   }
   const [name, mult] = RATES[i - 1]!;
-  return `${Math.floor(mult / period)}/${name}`;
+  return [`${Math.floor(mult / period)}/${name}`, (mult / SCALE) * 1000];
+}
+function rateText(period: number): string {
+  return rateUnit(period)[0];
+}
+
+/** cfg.expire as libxt_hashlimit's final check sets it when --hashlimit-htable-expire is absent. */
+function effectiveExpire(d: HashlimitData): number {
+  if (d.seen?.includes('hashlimit-htable-expire')) return d.expire;
+  if (d.bytes !== undefined) return d.burst > 0 ? 60000 : 15000;
+  return (d.unit ?? 1) * 1000;
+}
+
+/** The kernel's hashlimit_cfg3 of the rule (revision 3, as iptables 1.8.9 fills it). */
+export function hashlimitCfg(d: HashlimitData): HashlimitCfg {
+  const bytes = d.bytes !== undefined;
+  const mode =
+    (d.mode.includes('dstip') ? 1 : 0) |
+    (d.mode.includes('dstport') ? 2 : 0) |
+    (d.mode.includes('srcip') ? 4 : 0) |
+    (d.mode.includes('srcport') ? 8 : 0) |
+    (d.above ? 16 : 0) |
+    (bytes ? 32 : 0) |
+    (d.rateMatch ? 64 : 0);
+  const unit = d.unit ?? 1;
+  let avg = bytes ? Number(byteRateCost(d.bytes!)) : (d.period ?? SCALE);
+  let interval = d.interval ?? 0;
+  if (d.rateMatch) {
+    // hashlimit_mt_check: a packet rate per second of the interval; the interval defaults to the unit.
+    if (!bytes) avg = Math.floor(avg / unit);
+    if (interval === 0) interval = bytes ? 1 : unit;
+  }
+  return {
+    mode,
+    avg,
+    burst: d.burst,
+    size: d.size ?? 0,
+    max: d.max ?? 0,
+    gcInterval: d.gc,
+    expire: effectiveExpire(d),
+    srcmask: d.srcmask,
+    dstmask: d.dstmask,
+    interval,
+  };
 }
 
 const MODES = ['srcip', 'srcport', 'dstip', 'dstport'];
@@ -106,7 +154,7 @@ const MODES = ['srcip', 'srcport', 'dstip', 'dstport'];
 function text(d: HashlimitData, p: '' | '--'): string {
   const parts: string[] = [];
   // -L shows a packet rate scaled by --hashlimit-rate-interval (hashlimit_mt_print's quirk); -S does not.
-  const rate = d.bytes ?? rateText((d.period ?? SCALE) * (!p && d.interval !== undefined ? d.interval : 1));
+  const [rate, quantum] = d.bytes !== undefined ? [d.bytes, d.burst > 0 ? 60000 : 15000] : rateUnit((d.period ?? SCALE) * (!p && d.interval !== undefined ? d.interval : 1));
   if (p) parts.push(`--hashlimit-${d.above ? 'above' : 'upto'} ${rate}`);
   else parts.push(`limit: ${d.above ? 'above' : 'up to'} ${rate}`);
   if (d.bytes === undefined) parts.push(`${p}${p ? 'hashlimit-' : ''}burst ${d.burst}`);
@@ -118,7 +166,8 @@ function text(d: HashlimitData, p: '' | '--'): string {
   if (d.size !== undefined) parts.push(`${hp}htable-size ${d.size}`);
   if (d.max !== undefined) parts.push(`${hp}htable-max ${d.max}`);
   if (d.gc !== 1000) parts.push(`${hp}htable-gcinterval ${d.gc}`);
-  if (d.expire !== 10000) parts.push(`${hp}htable-expire ${d.expire}`);
+  const expire = effectiveExpire(d);
+  if (expire !== quantum) parts.push(`${hp}htable-expire ${expire}`);
   if (d.srcmask !== 32) parts.push(`${hp}srcmask ${d.srcmask}`);
   if (d.dstmask !== 32) parts.push(`${hp}dstmask ${d.dstmask}`);
   if (d.rateMatch) parts.push(`${hp}rate-match`);
@@ -157,7 +206,9 @@ export const hashlimit: MatchModule<HashlimitData> = {
         d.above = (key === 'hashlimit-above') !== inv;
         if (/^\d+[kmg]?b\//i.test(v)) d.bytes = v;
         else {
-          const p = parseRate(v);
+          const u = { mult: 1 };
+          const p = parseRate(v, u);
+          if (u.mult !== 1) d.unit = u.mult;
           if (p === undefined) throw parameterProblem(`hashlimit: Bad value for "--hashlimit-${key === 'hashlimit-above' ? 'above' : 'upto'}" option: "${v}"`);
           d.period = p;
         }
@@ -236,5 +287,5 @@ export const hashlimit: MatchModule<HashlimitData> = {
   },
   print: (d) => text(d, ''),
   save: (d) => text(d, '--'),
-  compile: () => ({ unsupported: 'hashlimit: the datapath has no per-flow rate buckets' }),
+  compile: (d) => ({ residual: [{ kind: 'hashlimit', name: d.name, cfg: hashlimitCfg(d), invert: false }] }),
 };

@@ -52,7 +52,7 @@ export const quota: MatchModule<QuotaData> = {
   finalCheck: (d) => x6Fcheck('quota', [{ name: 'quota', mand: true }], d.seen),
   print: (d) => `quota: ${d.quota} bytes`,
   save: (d) => `${d.invert ? '! ' : ''}--quota ${d.quota}`,
-  compile: no('quota: the datapath keeps no byte quotas'),
+  compile: (d) => ({ residual: [{ kind: 'quota', bytes: d.quota, invert: !!d.invert }] }),
 };
 
 export interface RealmData {
@@ -263,5 +263,5 @@ export const connlabel: MatchModule<ConnlabelData> = {
   },
   print: (d) => `connlabel ${d.invert ? '! ' : ''}${d.label}${d.set ? ' set' : ''}`,
   save: (d) => `${d.invert ? '! ' : ''}--label "${d.label}"${d.set ? ' --set' : ''}`,
-  compile: no('connlabel: the datapath keeps no connection labels'),
+  compile: (d) => ({ residual: [{ kind: 'connlabel', bit: Number(d.label), set: !!d.set, invert: !!d.invert }] }),
 };
