@@ -13,6 +13,7 @@ import { bpffsRoot, ensureDatapath, netnsCookie, openDatapath, specIsTrivial } f
 import { collectDeadNamespaces } from './gc.ts';
 import { compileTable } from '../classifier/compile.ts';
 import { stateRoot } from './store.ts';
+import { mark } from './timing.ts';
 import { emptyTable, policyCounted, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
 
 /** Policy counter slots of the filter table's built-in chains (classifier/compile.ts). */
@@ -36,16 +37,22 @@ function hasDatapathWork(t: Table | undefined): boolean {
   return t !== undefined && t.chains.some((c) => c.rules.length > 0 || (c.policy !== undefined && c.policy !== 'ACCEPT'));
 }
 
-/** Called on every loaded ruleset before it is listed or edited: counters from the kernel. */
-export function beforeRead(ruleset: Ruleset): Ruleset {
-  if (noDatapath()) return ruleset;
+/**
+ * Called on every loaded ruleset before it is listed or edited: counters from the kernel.
+ * `need`: 'all' (default), 'policies' (only the built-in chains' policy counters, e.g. for
+ * iptables-save without -c, whose chain lines show them) or 'none' (a read-only command that
+ * shows no counter: -C, -S and -L without -v), which costs nothing.
+ */
+export function beforeRead(ruleset: Ruleset, need: 'all' | 'policies' | 'none' = 'all'): Ruleset {
+  if (noDatapath() || need === 'none') return ruleset;
   const filter = ruleset.tables.filter;
   if (!hasDatapathWork(filter)) return ruleset;
   const dp = openDatapath();
   if (!dp) return ruleset;
   // Only the slots in use: a full-map batch read walks every slot (262,144 by default).
   const ids = [0, 1, 2];
-  for (const c of filter!.chains) for (const r of c.rules) if (r.id !== undefined) ids.push(r.id);
+  const rules = need === 'all';
+  if (rules) for (const c of filter!.chains) for (const r of c.rules) if (r.id !== undefined) ids.push(r.id);
   let counters: Map<number, Counters>;
   try {
     counters = dp.readCounters(ids);
@@ -58,7 +65,7 @@ export function beforeRead(ruleset: Ruleset): Ruleset {
     chains: filter!.chains.map((c) => ({
       ...c,
       counters: c.name in POLICY_SLOT ? (policyCounted(c) ? (counters.get(POLICY_SLOT[c.name]!) ?? zero) : zero) : c.counters,
-      rules: c.rules.map((r) => (r.id === undefined ? r : { ...r, counters: counters.get(r.id) ?? zero })),
+      rules: rules ? c.rules.map((r) => (r.id === undefined ? r : { ...r, counters: counters.get(r.id) ?? zero })) : c.rules,
     })),
   };
   return { ...ruleset, tables: { ...ruleset.tables, filter: table } };
@@ -77,6 +84,7 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
   const filter = newRuleset.tables.filter ?? emptyTable('filter');
   // Compiled even without a datapath: a rule the datapath could not enforce is refused the same.
   const spec = compileTable(filter);
+  mark('compile');
   if (noDatapath()) return;
   if (specIsTrivial(spec)) {
     const dp = openDatapath();
@@ -112,9 +120,12 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
       if (creating || !before || !sameCounters(before, r.counters)) writes.push({ id: r.id!, ...r.counters });
     }
   }
+  mark('counter diff');
   const dp = ensureDatapath();
+  mark('open datapath');
   try {
     dp.commit(spec, writes);
+    mark('datapath commit');
   } finally {
     dp.close();
   }
