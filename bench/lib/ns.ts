@@ -9,7 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DIST_BIN = join(ROOT, 'dist', 'bin');
+/** The bpftables build under test; BPFTABLES_BENCH_DIST_BIN points at another (e.g. a before/after pair). */
+export const DIST_BIN = process.env.BPFTABLES_BENCH_DIST_BIN ?? join(ROOT, 'dist', 'bin');
 export const BENCH_DIR = join(ROOT, 'bench');
 
 export interface Out {
