@@ -13,7 +13,7 @@ import { detectForeignRules } from './foreign.ts';
 import { PCN_COMMANDS } from './pcn.ts';
 import * as bridge from '../state/bridge.ts';
 import { acquireLock } from '../state/lock.ts';
-import { assignIds, loadRuleset, removeState, saveRuleset } from '../state/store.ts';
+import { assignIds, loadRuleset, loadState, removeState, saveRuleset } from '../state/store.ts';
 import { mark, report } from '../state/timing.ts';
 
 type Tool = 'iptables' | 'iptables-save' | 'iptables-restore';
@@ -135,7 +135,7 @@ async function writeTransaction(
   mark('parse argv');
   await acquireLock(wait, waitInterval, (s) => writeAll(2, s));
   mark('lock');
-  const loaded = loadRuleset();
+  const { ruleset: loaded, specTag } = loadState();
   mark('state load');
   // A command on another table leaves the filter table (and so the datapath) alone: its
   // counters stay in the kernel, where listings read them.
@@ -146,9 +146,9 @@ async function writeTransaction(
   if (!res.changed) return;
   const next = assignIds(old, res.ruleset);
   mark('assign ids');
-  // Same filter table object: nothing to compile or swap.
-  if (next.tables.filter !== old.tables.filter) bridge.commit(old, next);
-  saveRuleset(next);
+  // Same filter table object: nothing to compile or swap, and its cached spec stays valid.
+  const tag = next.tables.filter !== old.tables.filter ? bridge.commit(old, next, specTag) : specTag;
+  saveRuleset(next, tag);
   mark('state write');
 }
 

@@ -12,7 +12,10 @@
 import { bpffsRoot, ensureDatapath, netnsCookie, openDatapath, specIsTrivial } from '../bpf/loader/api.ts';
 import { collectDeadNamespaces } from './gc.ts';
 import { compileTable } from '../classifier/compile.ts';
-import { stateRoot } from './store.ts';
+import { stateDir, stateRoot } from './store.ts';
+import { loadSpec, newSpecTag, saveSpec } from './spec-cache.ts';
+import { updateSpec } from '../classifier/incremental.ts';
+import type { TableSpec } from '../classifier/spec.ts';
 import { mark } from './timing.ts';
 import { emptyTable, policyCounted, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
 
@@ -76,20 +79,36 @@ function sameCounters(a: Counters, b: Counters): boolean {
 }
 
 /**
- * Called with the lock held after a command produced a new ruleset and before it is persisted.
+ * Called with the lock held after a command produced a new ruleset and before it is persisted
+ * (with the returned spec tag: the filter table's spec is cached under it, spec-cache.ts).
  * Rules of `newRuleset` all have ids; ids that did not exist in `oldRuleset` are new counter
  * slots (the state layer never reuses an id of `oldRuleset` for a different rule in one commit).
  */
-export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
+export function commit(oldRuleset: Ruleset, newRuleset: Ruleset, oldSpecTag?: string): string {
   const filter = newRuleset.tables.filter ?? emptyTable('filter');
   // Compiled even without a datapath: a rule the datapath could not enforce is refused the same.
-  const spec = compileTable(filter);
+  // From the cached spec of the old table when it differs by a few rules (the incremental
+  // path compiles the new rules the same way, so refuses the same).
+  let spec: TableSpec | undefined;
+  if (oldSpecTag !== undefined) {
+    const prev = loadSpec(stateDir(), oldSpecTag);
+    mark('spec load');
+    if (prev) spec = updateSpec(prev, oldRuleset.tables.filter ?? emptyTable('filter'), filter);
+  }
+  mark(spec ? 'compile (incremental)' : 'no incremental path');
+  spec ??= compileTable(filter);
   mark('compile');
-  if (noDatapath()) return;
+  const tag = newSpecTag();
+  const keep = (): string => {
+    saveSpec(stateDir(), spec, tag);
+    mark('spec save');
+    return tag;
+  };
+  if (noDatapath()) return keep();
   if (specIsTrivial(spec)) {
     const dp = openDatapath();
     dp?.teardown();
-    return;
+    return keep();
   }
   const oldFilter = oldRuleset.tables.filter;
   const oldRules = new Map<number, Counters>();
@@ -129,6 +148,7 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
   } finally {
     dp.close();
   }
+  return keep();
 }
 
 /** Called by `--bpftables-teardown` before the state directory is removed. */

@@ -29,9 +29,16 @@ const toCounters = (c: Raw): { packets: bigint; bytes: bigint } => {
 };
 
 export function parseRulesetJson(text: string): Ruleset {
+  return parseStateJson(text).ruleset;
+}
+
+/** The ruleset and the tag of the filter table's cached spec (state/spec-cache.ts), if any. */
+export function parseStateJson(text: string): { ruleset: Ruleset; specTag?: string } {
   // A reviver costs seconds at 50k rules; convert the known counter fields in one pass instead.
-  const r = JSON.parse(text) as Ruleset;
-  if (!r || typeof r !== 'object' || !r.tables) return { tables: {} };
+  const r = JSON.parse(text) as Ruleset & { specTag?: string };
+  if (!r || typeof r !== 'object' || !r.tables) return { ruleset: { tables: {} } };
+  const specTag = typeof r.specTag === 'string' ? r.specTag : undefined;
+  delete r.specTag;
   for (const t of Object.values(r.tables)) {
     if (!t) continue;
     for (const c of t.chains) {
@@ -39,14 +46,14 @@ export function parseRulesetJson(text: string): Ruleset {
       for (const rule of c.rules) rule.counters = toCounters(rule.counters as unknown as Raw);
     }
   }
-  return r;
+  return { ruleset: r, specTag };
 }
 
 /** Counters as JSON: decimal strings (u64), or nothing when both are zero. */
 const rawCounters = (c: { packets: bigint; bytes: bigint }): Raw =>
   c.packets === 0n && c.bytes === 0n ? undefined : { packets: c.packets.toString(), bytes: c.bytes.toString() };
 
-export function serialiseRuleset(r: Ruleset): string {
+export function serialiseRuleset(r: Ruleset, specTag?: string): string {
   // Shallow copies with the counters converted: a replacer function (or BigInt#toJSON) is
   // called per key / per value and costs more than the copies at 10k+ rules.
   const tables: Record<string, unknown> = {};
@@ -61,27 +68,33 @@ export function serialiseRuleset(r: Ruleset): string {
       })),
     };
   }
-  return JSON.stringify({ ...r, tables });
+  return JSON.stringify(specTag === undefined ? { ...r, tables } : { ...r, tables, specTag });
 }
 
 /** The persisted ruleset, or the empty one if this namespace has none yet. */
 export function loadRuleset(): Ruleset {
+  return loadState().ruleset;
+}
+
+/** The persisted ruleset and the tag of its filter table's cached spec. */
+export function loadState(): { ruleset: Ruleset; specTag?: string } {
   let text: string;
   try {
     text = readFileSync(join(stateDir(), FILE), 'utf8');
   } catch {
-    return { tables: {} };
+    return { ruleset: { tables: {} } };
   }
-  return parseRulesetJson(text);
+  return parseStateJson(text);
 }
 
-export function saveRuleset(r: Ruleset): void {
+/** `specTag`: the tag the filter table's spec was cached under (spec-cache.ts), written first. */
+export function saveRuleset(r: Ruleset, specTag?: string): void {
   const dir = stateDir();
   if (mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined) recordNetns(dir);
   const tmp = join(dir, `${FILE}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, serialiseRuleset(r));
+    writeSync(fd, serialiseRuleset(r, specTag));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
