@@ -729,7 +729,13 @@ export class Datapath {
       const count = [want];
       const rc = api.lookupBatch(fd, first ? null : inB, outB, keys, vals, count, { sz: 24, elem_flags: 0n, flags: 0n }) as number;
       const n = count[0];
+      // Most slots are zero: test the words before summing BigInts.
+      const w = new Uint32Array(vals.buffer, vals.byteOffset, (n * NCPUS * L.COUNTER_SIZE) >>> 2);
+      const per = (NCPUS * L.COUNTER_SIZE) >>> 2;
       for (let i = 0; i < n; i++) {
+        let any = 0;
+        for (let j = i * per; j < (i + 1) * per; j++) any |= w[j];
+        if (any === 0) continue;
         const v = sum(vals, i);
         if (v.packets || v.bytes) out.set(keys.readUInt32LE(i * 4), v);
       }
