@@ -14,9 +14,10 @@
 //   class of the entry that covered it), so every entry's keys are all in or all out;
 // - a deleted rule leaves every vector; classes that become equal and entries that no longer
 //   separate anything stay (the encoder shares identical vectors).
+// A field no rule constrained before starts as one empty class with every old rule wildcard.
 // Not handled (undefined → the caller compiles in full): chain list changes, new jumps/gotos
-// (the call graph must be rechecked), a field no rule constrained before, more than
-// MAX_EDIT rules changed, and vectors past the class budget (compileTable would demote).
+// (the call graph must be rechecked), more than MAX_EDIT rules changed, and vectors past the
+// class budget (compileTable would demote).
 import type { Rule, Table } from '../ruleset/types.ts';
 import { BUILTIN_CHAINS } from '../ruleset/types.ts';
 import { ifacePatternKey } from './classes.ts';
@@ -69,7 +70,6 @@ export function updateSpec(prev: TableSpec, prevTable: Table, next: Table, looku
     for (let ri = head; ri < newEnd; ri++) {
       const c = compileRule(ch.rules[ri], lookup, ri + 1, ch.name, chainId, nbuiltin);
       if (c.jump) return undefined;
-      for (const k of c.cons) if (prev.fields[k.field] === undefined) return undefined;
       added.push({ pos: ri, rule: ch.rules[ri], c });
     }
   }
@@ -124,11 +124,22 @@ export function updateSpec(prev: TableSpec, prevTable: Table, next: Table, looku
   const fields: Partial<Record<FieldName, FieldSpec>> = {};
   const nreal = newChains.reduce((n, c) => n + c.rules.length, 0);
   let members = 0;
+  const isNew = new Set(newIdx);
   for (const f of FIELD_NAMES) {
-    const fs = prev.fields[f];
-    if (!fs) continue;
-    let wildcard = remap(fs.wildcard);
-    const classes = fs.classes.map(remap);
+    let fs = prev.fields[f];
+    if (!fs) {
+      if (!added.some((a) => a.c.cons.some((k) => k.field === f))) continue;
+      // A field no rule constrained: every old rule is wildcard, one empty class for all keys.
+      const all: number[] = [];
+      for (const cs of chains) for (let i = cs.firstRule; i < cs.endRule; i++) if (!isNew.has(i)) all.push(i);
+      const wildcard = Uint32Array.from(all);
+      const empty = [new Uint32Array(0)];
+      if (f === 'src' || f === 'dst') fs = { kind: 'lpm', wildcard, classes: empty, entries: [{ prefix: { addr: 0, len: 0 }, cls: 0 }] };
+      else if (f === 'iif' || f === 'oif') fs = { kind: 'iface', wildcard, classes: empty, entries: [{ name: '', exact: false, cls: 0 }] };
+      else fs = { kind: 'array', wildcard, classes: empty, keyToClass: new Uint32Array(FIELD_DOMAIN[f]) };
+    }
+    let wildcard = fs === prev.fields[f] ? remap(fs.wildcard) : fs.wildcard;
+    const classes = fs === prev.fields[f] ? fs.classes.map(remap) : fs.classes;
     let field: FieldSpec;
     switch (fs.kind) {
       case 'array':
