@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan, Step, TimerOutput } from './nstimer.ts';
 import { mixedRestore, mixedRules } from './lib/rulesets.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, ROOT, sleep, tempDir } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, NS_PREFIX, ROOT, sleep, tempDir } from './lib/ns.ts';
 
 export type CliImpl = 'iptables-legacy' | 'iptables-nft' | 'bpftables';
 export const CLI_IMPLS: CliImpl[] = ['iptables-legacy', 'iptables-nft', 'bpftables'];
@@ -113,7 +113,7 @@ function plan(impl: CliImpl, op: CliOp, files: Record<string, string>, reps: num
 let nsCounter = 0;
 
 function runPlan(plan: Plan): TimerOutput {
-  const ns = createNs(`bpft-bench-cli-${process.pid}-${nsCounter++}`);
+  const ns = createNs(`${NS_PREFIX}cli-${process.pid}-${nsCounter++}`);
   try {
     const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(BENCH_DIR, 'nstimer.ts')], {
       cwd: ROOT,

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchObject } from './lib/bpfobj.ts';
 import { ATTACH_NETFILTER, BpfObject, PROG_TYPE_NETFILTER, testRun } from './lib/libbpf.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, nsExec, ROOT, sleep, tempDir } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, median, NS_PREFIX, nsExec, ROOT, sleep, tempDir } from './lib/ns.ts';
 import { udpFrame } from './lib/packet.ts';
 import { fiveFieldRestore, throughputRestore } from './lib/rulesets.ts';
 
@@ -69,7 +69,7 @@ export async function runTestRun(sizes: number[], log: (s: string) => void): Pro
         // The rulesets grow with n (each contains the smaller one's pattern): skip, don't spend minutes.
         p.note = `skipped: the ${failed.rules}-rule ruleset already failed to load`;
       } else {
-        const ns = createNs(`bpft-bench-tr-${process.pid}`);
+        const ns = createNs(`${NS_PREFIX}tr-${process.pid}`);
         try {
           const file = join(dir, `tr-${prog}-${n}.rules`);
           const m = { chain: 'INPUT' as const, srcIp: '10.203.1.2', dstPort: 9 };

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { benchObject } from './lib/bpfobj.ts';
 import { udpFrame } from './lib/packet.ts';
 import { throughputNft, throughputRestore, type MatchSpec } from './lib/rulesets.ts';
-import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, must, nsExec, nsMust, onCleanup, ROOT, sleep, tempDir } from './lib/ns.ts';
+import { BENCH_DIR, bpftablesBuilt, createNs, deleteNs, DIST_BIN, must, NS_PREFIX, nsExec, nsMust, onCleanup, ROOT, sleep, tempDir } from './lib/ns.ts';
 
 export type FwImpl = 'none' | 'iptables-legacy' | 'iptables-nft' | 'nftables-set' | 'bpftables';
 export type Hook = 'INPUT' | 'FORWARD';
@@ -44,9 +44,9 @@ export interface ThroughputOptions {
   log: (s: string) => void;
 }
 
-const SND = 'bpft-bench-snd';
-const DUT = 'bpft-bench-dut';
-const SINK = 'bpft-bench-sink';
+const SND = `${NS_PREFIX}snd`;
+const DUT = `${NS_PREFIX}dut`;
+const SINK = `${NS_PREFIX}sink`;
 const SRC_IP = '10.203.1.2';
 const SRC_PORT = 40000;
 const DST_PORT = 9;

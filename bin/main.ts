@@ -13,7 +13,8 @@ import { detectForeignRules } from './foreign.ts';
 import { PCN_COMMANDS } from './pcn.ts';
 import * as bridge from '../state/bridge.ts';
 import { acquireLock } from '../state/lock.ts';
-import { assignIds, loadRuleset, removeState, saveRuleset } from '../state/store.ts';
+import { assignIds, loadRuleset, loadState, removeState, saveRuleset } from '../state/store.ts';
+import { mark, report } from '../state/timing.ts';
 
 type Tool = 'iptables' | 'iptables-save' | 'iptables-restore';
 
@@ -128,14 +129,27 @@ async function writeTransaction(
   wait: number | undefined,
   waitInterval: number | undefined,
   fn: (r: Ruleset) => { ruleset: Ruleset; changed: boolean },
+  /** The command can change the filter table (the only one the datapath enforces). */
+  touchesFilter = true,
 ): Promise<void> {
+  mark('parse argv');
   await acquireLock(wait, waitInterval, (s) => writeAll(2, s));
-  const old = bridge.beforeRead(loadRuleset());
+  mark('lock');
+  const { ruleset: loaded, specTag } = loadState();
+  mark('state load');
+  // A command on another table leaves the filter table (and so the datapath) alone: its
+  // counters stay in the kernel, where listings read them.
+  const old = touchesFilter ? bridge.beforeRead(loaded) : loaded;
+  mark('counters read');
   const res = fn(old);
+  mark('apply');
   if (!res.changed) return;
   const next = assignIds(old, res.ruleset);
-  bridge.commit(old, next);
-  saveRuleset(next);
+  mark('assign ids');
+  // Same filter table object: nothing to compile or swap, and its cached spec stays valid.
+  const tag = next.tables.filter !== old.tables.filter ? bridge.commit(old, next, specTag) : specTag;
+  saveRuleset(next, tag);
+  mark('state write');
 }
 
 async function runIptables(argv: string[]): Promise<number> {
@@ -161,7 +175,9 @@ async function runIptables(argv: string[]): Promise<number> {
       hostName: cmd.list.numeric ? undefined : (addr: number) => (resolver ??= hostResolver())(addr),
     };
     if (!isWriteCommand(cmd)) {
-      const res = execute(bridge.beforeRead(loadRuleset()), cmd, e);
+      // Counters only when the output shows them (-v); -C shows none.
+      const shows = cmd.kind !== 'check' && cmd.list.verbose;
+      const res = execute(bridge.beforeRead(loadRuleset(), shows ? 'all' : 'none'), cmd, e);
       outBuf += res.stdout;
       // iptables-nft warns after a listing when another backend's tables are live here.
       if (cmd.kind === 'list' || cmd.kind === 'list-rules') errBuf += (await detectForeignRules('list')) ?? '';
@@ -171,7 +187,7 @@ async function runIptables(argv: string[]): Promise<number> {
       const res = execute(old, cmd, e);
       outBuf += res.stdout;
       return res;
-    });
+    }, cmd.table === 'filter');
     return 0;
   } catch (e) {
     if (e instanceof XtablesError) {
@@ -289,7 +305,8 @@ async function runSave(argv: string[]): Promise<number> {
     errBuf += `Table \`${table}' does not exist\n`;
     return 1;
   }
-  const ruleset = bridge.beforeRead(loadRuleset());
+  // Chain lines always show the policy counters; rule counters only with -c.
+  const ruleset = bridge.beforeRead(loadRuleset(), counters ? 'all' : 'policies');
   const text = formatSave(ruleset, { counters, table: table as TableName | undefined, date: ctime(new Date()) });
   if (file !== undefined) {
     const { writeFileSync } = await import('node:fs');
@@ -431,6 +448,7 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => {
+    errBuf += report();
     flush();
     process.exitCode = code;
   },

@@ -320,6 +320,83 @@ function demoteWide(
   return out;
 }
 
+/** One rule compiled on its own: what compileTable adds to the field tables for it. */
+export interface CompiledRule {
+  residual: ResidualCheck[];
+  /** LBVS field constraints in rule order (a field may have several: all must hold). */
+  cons: Array<{ field: FieldName; fc: FieldConstraint }>;
+  action: SpecAction;
+  /** jump / goto: the edge of the chain graph (to: chain id). */
+  jump?: { to: number; push: boolean };
+}
+
+/**
+ * Compiles one rule at `position` (1-based) of `chain`; refuses (throws) what the datapath cannot
+ * enforce. `chainId`: chain name → id of the table's chains (orderChains order).
+ */
+export function compileRule(
+  rule: Readonly<Rule>,
+  lookup: ModuleLookup,
+  position: number,
+  chain: string,
+  chainId: ReadonlyMap<string, number>,
+  nbuiltin: number,
+): CompiledRule {
+  if (rule.id === undefined) {
+    throw new Error(`compileTable: rule ${position} in chain ${chain} has no id (the state layer assigns ids)`);
+  }
+  let residual: ResidualCheck[] = NO_RESIDUAL;
+  let stateful = false;
+  const cons: Array<{ field: FieldName; fc: FieldConstraint }> = [];
+  for (const cm of compileRuleMatches(rule, lookup, position, chain)) {
+    // After a stateful check: this match's field constraints become residual checks, in order.
+    const late = stateful;
+    if (late && cm.fields) {
+      if (residual === NO_RESIDUAL) residual = [];
+      for (const key in cm.fields) {
+        const fc = cm.fields[key as FieldName];
+        if (fc) residual.push(afterStateful(key as FieldName, fc, position, chain));
+      }
+    }
+    if (cm.residual && cm.residual.length > 0) {
+      if (residual === NO_RESIDUAL) residual = [];
+      residual.push(...cm.residual);
+      // A check that can hotdrop orders the rule's later matches after it too: the kernel
+      // drops the packet there even when a later match would have failed.
+      if (cm.residual.some((c) => residualIsStateful(c) || residualMayHotdrop(c))) stateful = true;
+    }
+    if (!cm.fields || late) continue;
+    for (const key in cm.fields) {
+      const f = key as FieldName;
+      const fc = cm.fields[f];
+      if (!fc) continue;
+      switch (f) {
+        case 'src':
+        case 'dst':
+          if (fc.kind !== 'prefixes') refuse(position, chain, `internal: ${fc.kind} constraint on field ${f}`);
+          for (const p of fc.prefixes) if (!(p.len >= 0 && p.len <= 32)) refuse(position, chain, `internal: prefix length ${p.len}`);
+          break;
+        case 'iif':
+        case 'oif':
+          if (fc.kind !== 'iface') refuse(position, chain, `internal: ${fc.kind} constraint on field ${f}`);
+          break;
+        default:
+          if (fc.kind !== 'ranges') refuse(position, chain, `internal: ${fc.kind} constraint on field ${f}`);
+      }
+      cons.push({ field: f, fc });
+    }
+  }
+  const a = compileRuleAction(rule, lookup, position, chain);
+  if (a.kind === 'jump' || a.kind === 'goto') {
+    const to = chainId.get(a.chain);
+    if (to === undefined) refuse(position, chain, `target chain "${a.chain}" does not exist`);
+    if (to < nbuiltin) refuse(position, chain, `cannot jump to built-in chain ${a.chain}`);
+    return { residual, cons, action: { kind: a.kind, chain: to }, jump: { to, push: a.kind === 'jump' } };
+  }
+  if (a.kind === 'unsupported') refuse(position, chain, a.reason); // narrowed away above; kept for the type
+  return { residual, cons, action: a };
+}
+
 export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, options: CompileOptions = {}): TableSpec {
   const classBudget = options.classBudget ?? DEFAULT_CLASS_BUDGET;
   const chains = orderChains(table);
@@ -363,84 +440,36 @@ export function compileTable(table: Table, lookup: ModuleLookup = REGISTRY, opti
     const chain = chains[ci];
     const base = chainSpecs[ci].firstRule;
     for (let ri = 0; ri < chain.rules.length; ri++) {
-      const rule = chain.rules[ri];
       const idx = base + ri;
-      const position = ri + 1;
-      if (rule.id === undefined) {
-        throw new Error(`compileTable: rule ${position} in chain ${chain.name} has no id (the state layer assigns ids)`);
-      }
-      let residual: ResidualCheck[] = NO_RESIDUAL;
-      let stateful = false;
-      for (const cm of compileRuleMatches(rule, lookup, position, chain.name)) {
-        // After a stateful check: this match's field constraints become residual checks, in order.
-        const late = stateful;
-        if (late && cm.fields) {
-          if (residual === NO_RESIDUAL) residual = [];
-          for (const key in cm.fields) {
-            const fc = cm.fields[key as FieldName];
-            if (fc) residual.push(afterStateful(key as FieldName, fc, position, chain.name));
+      const c = compileRule(chain.rules[ri], lookup, ri + 1, chain.name, chainId, nbuiltin);
+      for (const { field: f, fc } of c.cons) {
+        constrained[f][idx] = 1;
+        switch (fc.kind) {
+          case 'prefixes': {
+            const t = tables[f as 'src' | 'dst'];
+            const k = t.addConstraint(idx, fc.invert);
+            for (const p of fc.prefixes) t.addItem(k, p.addr, p.len);
+            break;
           }
-        }
-        if (cm.residual && cm.residual.length > 0) {
-          if (residual === NO_RESIDUAL) residual = [];
-          residual.push(...cm.residual);
-          // A check that can hotdrop orders the rule's later matches after it too: the kernel
-          // drops the packet there even when a later match would have failed.
-          if (cm.residual.some((c) => residualIsStateful(c) || residualMayHotdrop(c))) stateful = true;
-        }
-        if (!cm.fields || late) continue;
-        for (const key in cm.fields) {
-          const f = key as FieldName;
-          const fc = cm.fields[f];
-          if (!fc) continue;
-          constrained[f][idx] = 1;
-          switch (f) {
-            case 'src':
-            case 'dst': {
-              if (fc.kind !== 'prefixes') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
-              const t = tables[f];
-              const c = t.addConstraint(idx, fc.invert);
-              for (const p of fc.prefixes) {
-                if (!(p.len >= 0 && p.len <= 32)) refuse(position, chain.name, `internal: prefix length ${p.len}`);
-                t.addItem(c, p.addr, p.len);
-              }
-              break;
-            }
-            case 'iif':
-            case 'oif':
-              if (fc.kind !== 'iface') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
-              ifaceCons[f].push({ rule: idx, invert: fc.invert, pattern: fc.pattern });
-              break;
-            default: {
-              if (fc.kind !== 'ranges') refuse(position, chain.name, `internal: ${fc.kind} constraint on field ${f}`);
-              const t = tables[f];
-              const c = t.addConstraint(idx, fc.invert);
-              const top = FIELD_DOMAIN[f] - 1;
-              const ranges = fc.ranges;
-              for (let k = 0; k < ranges.length; k++) {
-                const r = ranges[k]!;
-                const a = Math.max(0, r[0]);
-                const b = Math.min(top, r[1]);
-                if (a <= b) t.addItem(c, a, b);
-              }
+          case 'iface':
+            ifaceCons[f as 'iif' | 'oif'].push({ rule: idx, invert: fc.invert, pattern: fc.pattern });
+            break;
+          case 'ranges': {
+            const t = tables[f as Exclude<FieldName, 'iif' | 'oif'>];
+            const k = t.addConstraint(idx, fc.invert);
+            const top = FIELD_DOMAIN[f as keyof typeof FIELD_DOMAIN] - 1;
+            const ranges = fc.ranges;
+            for (let j = 0; j < ranges.length; j++) {
+              const r = ranges[j]!;
+              const a = Math.max(0, r[0]);
+              const b = Math.min(top, r[1]);
+              if (a <= b) t.addItem(k, a, b);
             }
           }
         }
       }
-      const a = compileRuleAction(rule, lookup, position, chain.name);
-      let action: SpecAction;
-      if (a.kind === 'jump' || a.kind === 'goto') {
-        const to = chainId.get(a.chain);
-        if (to === undefined) refuse(position, chain.name, `target chain "${a.chain}" does not exist`);
-        if (to < nbuiltin) refuse(position, chain.name, `cannot jump to built-in chain ${a.chain}`);
-        jumpsOf[ci].push({ to, push: a.kind === 'jump' });
-        action = { kind: a.kind, chain: to };
-      } else if (a.kind === 'unsupported') {
-        refuse(position, chain.name, a.reason); // narrowed away above; kept for the type
-      } else {
-        action = a;
-      }
-      rules[idx] = { counterId: rule.id, action, residual };
+      if (c.jump) jumpsOf[ci].push(c.jump);
+      rules[idx] = { counterId: chain.rules[ri].id!, action: c.action, residual: c.residual };
     }
   }
 

@@ -75,6 +75,8 @@ export function protoMatchName(proto: number): string | undefined {
 
 /** __numeric_to_ipaddr: dotted quad, or fewer parts padded with zeros (not for masks). */
 export function numericToIpaddr(dotted: string, isMask: boolean): number | undefined {
+  const fast = plainDottedQuad(dotted);
+  if (fast !== undefined) return fast;
   const buf = dotted.slice(0, 19);
   const parts = buf.split('.');
   const bytes = [0, 0, 0, 0];
@@ -91,6 +93,35 @@ export function numericToIpaddr(dotted: string, isMask: boolean): number | undef
     bytes[i] = b;
   }
   return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+}
+
+/**
+ * Fast path of numericToIpaddr: exactly four plain decimal parts ("0" or no leading zero,
+ * each ≤ 255), the form rulesets use; anything else (octal, hex, short forms) is undefined.
+ */
+function plainDottedQuad(s: string): number | undefined {
+  const n = s.length;
+  if (n < 7 || n > 15) return undefined;
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0) return undefined;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      if (++dots > 3) return undefined;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && part === 0) return undefined; // leading zero: octal in strtoul
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return (v * 256 + part) >>> 0;
 }
 
 /** Well-known names of /etc/networks (getnetbyname) on Debian. */

@@ -31,7 +31,7 @@ for (const f of readdirSync(bpfDir).filter((n) => n.endsWith('.bpf.c'))) {
 
 if (existsSync(join(root, 'bin', 'main.ts'))) {
   await build({
-    entryPoints: [join(root, 'bin', 'main.ts')],
+    entryPoints: [join(root, 'bin', 'entry.ts')],
     outfile: join(dist, 'bpftables.mjs'),
     bundle: true,
     platform: 'node',

@@ -142,7 +142,7 @@ if (!process.env.BPFTABLES_BPF_OBJ) {
   const obj = join(dirname(process.execPath), '..', 'bpf', 'bpftables.bpf.o');
   if (existsSync(obj)) process.env.BPFTABLES_BPF_OBJ = obj;
 }
-await import('../bin/main.ts');
+await import('../bin/entry.ts');
 `;
 }
 

@@ -16,6 +16,10 @@ import { stateDir, stateRoot } from './store.ts';
 import { xdpDrops } from '../classifier/xdp.ts';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadSpec, newSpecTag, saveSpec } from './spec-cache.ts';
+import { updateSpec } from '../classifier/incremental.ts';
+import type { TableSpec } from '../classifier/spec.ts';
+import { mark } from './timing.ts';
 import { emptyTable, policyCounted, type Counters, type Ruleset, type Table } from '../ruleset/types.ts';
 
 /** Policy counter slots of the filter table's built-in chains (classifier/compile.ts). */
@@ -39,16 +43,22 @@ function hasDatapathWork(t: Table | undefined): boolean {
   return t !== undefined && t.chains.some((c) => c.rules.length > 0 || (c.policy !== undefined && c.policy !== 'ACCEPT'));
 }
 
-/** Called on every loaded ruleset before it is listed or edited: counters from the kernel. */
-export function beforeRead(ruleset: Ruleset): Ruleset {
-  if (noDatapath()) return ruleset;
+/**
+ * Called on every loaded ruleset before it is listed or edited: counters from the kernel.
+ * `need`: 'all' (default), 'policies' (only the built-in chains' policy counters, e.g. for
+ * iptables-save without -c, whose chain lines show them) or 'none' (a read-only command that
+ * shows no counter: -C, -S and -L without -v), which costs nothing.
+ */
+export function beforeRead(ruleset: Ruleset, need: 'all' | 'policies' | 'none' = 'all'): Ruleset {
+  if (noDatapath() || need === 'none') return ruleset;
   const filter = ruleset.tables.filter;
   if (!hasDatapathWork(filter)) return ruleset;
   const dp = openDatapath();
   if (!dp) return ruleset;
   // Only the slots in use: a full-map batch read walks every slot (262,144 by default).
   const ids = [0, 1, 2];
-  for (const c of filter!.chains) for (const r of c.rules) if (r.id !== undefined) ids.push(r.id);
+  const rules = need === 'all';
+  if (rules) for (const c of filter!.chains) for (const r of c.rules) if (r.id !== undefined) ids.push(r.id);
   let counters: Map<number, Counters>;
   try {
     counters = dp.readCounters(ids);
@@ -61,7 +71,14 @@ export function beforeRead(ruleset: Ruleset): Ruleset {
     chains: filter!.chains.map((c) => ({
       ...c,
       counters: c.name in POLICY_SLOT ? (policyCounted(c) ? (counters.get(POLICY_SLOT[c.name]!) ?? zero) : zero) : c.counters,
-      rules: c.rules.map((r) => (r.id === undefined ? r : { ...r, counters: counters.get(r.id) ?? zero })),
+      // A rule whose counters did not move keeps its object (no copy per rule at 10k rules).
+      rules: rules
+        ? c.rules.map((r) => {
+            if (r.id === undefined) return r;
+            const k = counters.get(r.id) ?? zero;
+            return sameCounters(k, r.counters) ? r : { ...r, counters: k };
+          })
+        : c.rules,
     })),
   };
   return { ...ruleset, tables: { ...ruleset.tables, filter: table } };
@@ -72,19 +89,36 @@ function sameCounters(a: Counters, b: Counters): boolean {
 }
 
 /**
- * Called with the lock held after a command produced a new ruleset and before it is persisted.
+ * Called with the lock held after a command produced a new ruleset and before it is persisted
+ * (with the returned spec tag: the filter table's spec is cached under it, spec-cache.ts).
  * Rules of `newRuleset` all have ids; ids that did not exist in `oldRuleset` are new counter
  * slots (the state layer never reuses an id of `oldRuleset` for a different rule in one commit).
  */
-export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
+export function commit(oldRuleset: Ruleset, newRuleset: Ruleset, oldSpecTag?: string): string {
   const filter = newRuleset.tables.filter ?? emptyTable('filter');
   // Compiled even without a datapath: a rule the datapath could not enforce is refused the same.
-  const spec = compileTable(filter);
-  if (noDatapath()) return;
+  // From the cached spec of the old table when it differs by a few rules (the incremental
+  // path compiles the new rules the same way, so refuses the same).
+  let spec: TableSpec | undefined;
+  if (oldSpecTag !== undefined) {
+    const prev = loadSpec(stateDir(), oldSpecTag);
+    mark('spec load');
+    if (prev) spec = updateSpec(prev, oldRuleset.tables.filter ?? emptyTable('filter'), filter);
+  }
+  mark(spec ? 'compile (incremental)' : 'no incremental path');
+  spec ??= compileTable(filter);
+  mark('compile');
+  const tag = newSpecTag();
+  const keep = (): string => {
+    saveSpec(stateDir(), spec, tag);
+    mark('spec save');
+    return tag;
+  };
+  if (noDatapath()) return keep();
   if (specIsTrivial(spec)) {
     const dp = openDatapath();
     dp?.teardown();
-    return;
+    return keep();
   }
   const oldFilter = oldRuleset.tables.filter;
   const oldRules = new Map<number, Counters>();
@@ -115,8 +149,10 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
       if (creating || !before || !sameCounters(before, r.counters)) writes.push({ id: r.id!, ...r.counters });
     }
   }
+  mark('counter diff');
   const wantXdp = xdpRequested();
   const dp = ensureDatapath();
+  mark('open datapath');
   try {
     if (wantXdp && !dp.xdpEnabled()) {
       try {
@@ -126,9 +162,11 @@ export function commit(oldRuleset: Ruleset, newRuleset: Ruleset): void {
       }
     }
     dp.commit(spec, writes, wantXdp ? xdpDrops(filter) : undefined);
+    mark('datapath commit');
   } finally {
     dp.close();
   }
+  return keep();
 }
 
 /**

@@ -23,6 +23,17 @@ describe('state store', () => {
     expect(text).toContain('"18446744073709551615"');
     expect(parseRulesetJson(text)).toEqual(r);
   });
+  it('leaves zero counters out of the file and reads them back as zero', () => {
+    const r = withRules([16, 17]);
+    r.tables.filter!.chains[0]!.rules[1]!.counters = { packets: 0n, bytes: 0n };
+    const text = serialiseRuleset(r);
+    expect(text.match(/"counters"/g)?.length).toBe(1);
+    const back = parseRulesetJson(text);
+    expect(back).toEqual(r);
+    // Each rule gets its own counters object (apply may replace them per rule).
+    const [a, b] = back.tables.filter!.chains.map((c) => c.counters);
+    expect(a).not.toBe(b);
+  });
   it('persists atomically and reloads', () => {
     expect(loadRuleset()).toEqual({ tables: {} });
     const r = withRules([16, 17]);

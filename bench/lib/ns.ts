@@ -1,4 +1,4 @@
-// Scratch namespaces for the bench. Every namespace is named `bpft-bench-*`, registered in
+// Scratch namespaces for the bench. Every namespace is named `bpft-bench-*` (or BPFTABLES_BENCH_NS_PREFIX), registered in
 // `live` on creation, and removed by `destroyAll()`, which run.ts calls in a finally block and
 // from its SIGINT/SIGTERM handlers, so an interrupted bench leaves nothing behind. Addresses
 // are 10.203.x.y and exist only inside these namespaces.
@@ -9,7 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DIST_BIN = join(ROOT, 'dist', 'bin');
+/** The bpftables build under test; BPFTABLES_BENCH_DIST_BIN points at another (e.g. a before/after pair). */
+export const DIST_BIN = process.env.BPFTABLES_BENCH_DIST_BIN ?? join(ROOT, 'dist', 'bin');
 export const BENCH_DIR = join(ROOT, 'bench');
 
 export interface Out {
@@ -37,8 +38,11 @@ export function bpftablesBuilt(): boolean {
   return existsSync(join(DIST_BIN, 'iptables')) && existsSync(join(DIST_BIN, 'iptables-restore'));
 }
 
+/** Prefix of every namespace the bench makes (BPFTABLES_BENCH_NS_PREFIX, so concurrent users keep theirs apart). */
+export const NS_PREFIX = process.env.BPFTABLES_BENCH_NS_PREFIX ?? 'bpft-bench-';
+
 export function createNs(name: string): string {
-  if (!name.startsWith('bpft-bench-')) throw new Error(`bench: refusing to create namespace ${name}`);
+  if (!name.startsWith(NS_PREFIX)) throw new Error(`bench: refusing to create namespace ${name}`);
   // A stale namespace of the same name is a leftover of a killed run: remove it first.
   if (existsSync(`/var/run/netns/${name}`)) deleteNs(name);
   must(['ip', 'netns', 'add', name]);
