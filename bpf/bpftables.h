@@ -77,6 +77,8 @@
 #define R_DCCP 35   /* field: 1 types, 2 option given; mask = types | type `!` << 16 | option `!` << 17;
                      * x = option */
 #define R_REALM 36  /* (realm & mask) == x; the tc dry run leaves it to the netfilter program */
+#define R_STRING 37 /* x = search slot: bit x of hdr_info.strhit (string_prep) */
+#define STRING_SLOTS 32
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -121,6 +123,9 @@ struct meta {
 	 * Written by the loader at each commit (adjtimex, gettimeofday). */
 	__s32 tai_off;
 	__s32 tz_west;
+	/* headers.h (string match): the search slots in the res map, after every rule's entries */
+	__u32 str_off;
+	__u32 nstr;
 };
 
 struct rule_ent {
@@ -327,6 +332,20 @@ struct hdr_info {
 	__s32 tai_off;    /* the generation's meta.tai_off / tz_west (NEED_TIME) */
 	__s32 tz_west;
 	__u8 obuf[64];     /* TCP options (at most 40 bytes; indices masked with 63) */
+	/* string_prep(): one KMP search per slot */
+	__u32 strhit;     /* bit s: slot s found its pattern */
+	__u32 slot;
+	__u32 spos;       /* next text byte (offset from the IP header) */
+	__u32 send;       /* end of the text */
+	__u32 sq;         /* pattern bytes matched */
+	__u32 splen;
+	__u32 sicase;
+	__u32 sbufpos;    /* offset of sbuf[0]; sbuf holds [sbufpos, sbufpos + sbuflen) */
+	__u32 sbuflen;
+	__u32 sl3;
+	__u8 spat[128];
+	__u8 sfail[128];
+	__u8 sbuf[64];
 };
 
 #endif
