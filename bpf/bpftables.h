@@ -79,6 +79,8 @@
 #define R_REALM 36  /* (realm & mask) == x; the tc dry run leaves it to the netfilter program */
 #define R_STRING 37 /* x = search slot: bit x of hdr_info.strhit (string_prep) */
 #define STRING_SLOTS 32
+#define R_U32 38    /* x = u32 slot: bit x of hdr_info.u32hit (u32_prep) */
+#define U32_SLOTS 32
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -126,6 +128,9 @@ struct meta {
 	/* headers.h (string match): the search slots in the res map, after every rule's entries */
 	__u32 str_off;
 	__u32 nstr;
+	/* headers.h (u32 match): its slots' programs in the res map, after the string slots */
+	__u32 u32_off;
+	__u32 u32_len;
 };
 
 struct rule_ent {
@@ -343,6 +348,16 @@ struct hdr_info {
 	__u32 sbufpos;    /* offset of sbuf[0]; sbuf holds [sbufpos, sbufpos + sbuflen) */
 	__u32 sbuflen;
 	__u32 sl3;
+	/* u32_prep(): the xt_u32 interpreter's registers */
+	__u32 u32hit;
+	__u32 uidx;
+	__u32 uend;
+	__u32 uslot;
+	__u32 uslotend;
+	__u32 uvm;
+	__u64 uat;
+	__u32 uval;
+	__u32 utmp;
 	__u8 spat[128];
 	__u8 sfail[128];
 	__u8 sbuf[64];

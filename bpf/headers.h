@@ -28,6 +28,7 @@
 #define NEED_TIME (1u << 25)
 #define NEED_REALM (1u << 26)
 #define NEED_STRING (1u << 27)
+#define NEED_U32 (1u << 28)
 
 /* realm_mt(): skb_dst(skb)->tclassid (the route's realm; 0 without a route, as in test_run). */
 static __always_inline __u32 hdr_realm(struct sk_buff *skb)
@@ -456,4 +457,104 @@ static __noinline void string_prep(void *skb, struct scratch *x, struct meta *m)
 	h->ftypes = m->str_off; /* reused: the slots' first entry */
 	h->nf = m->nstr;
 	bpf_loop(STRING_SLOTS, str_slot, &w, 0);
+}
+
+/* ---- u32 (xt_u32) -------------------------------------------------------------------------
+ * u32_match_it() per distinct check of the generation (≤ U32_SLOTS), once per packet before the
+ * scan, as one bpf_loop over the slots' programs (res entries from meta.u32_off, u32_len of
+ * them; field: 0 slot header (x slot, mask its length), 1 load the test's first word at x,
+ * 2 '&', 3 '<<', 4 '>>' (counts mod 32, as the kernel's x86 code), 5 '@' x, 6 range [x, y],
+ * 7 end of test, 8 the slot's tests all held). Bounds as the kernel's: a word must lie within
+ * skb->len from the IP header, '@' offsets must not wrap 32 bits. R_U32 reads the slot's bit. */
+
+static __always_inline int u32_word(struct sctp_walk *w, __u64 off)
+{
+	struct hdr_info *h = w->h;
+	if (off + 4 > h->end)
+		return -1;
+	if (bpf_dynptr_read(&h->utmp, 4, &w->dp, h->sl3 + (__u32)off, 0))
+		return -1;
+	h->uval = bpf_ntohl(h->utmp);
+	return 0;
+}
+
+static long u32_step(__u32 i, struct sctp_walk *w)
+{
+	struct hdr_info *h = w->h;
+	__u32 idx = h->uidx;
+	if (idx >= h->uend)
+		return 1;
+	void *res = bpf_map_lookup_elem(&gen_res, &h->key);
+	if (!res)
+		return 1;
+	struct res_ent *e = bpf_map_lookup_elem(res, &idx);
+	if (!e)
+		return 1;
+	h->uidx = idx + 1;
+	__u64 n = (__u32)e->x;
+	int fail = 0;
+	switch (e->field) {
+	case 0:
+		h->uslot = (__u32)e->x;
+		h->uslotend = idx + 1 + e->mask;
+		break;
+	case 1:
+		h->uat = 0;
+		h->uvm = 0;
+		fail = u32_word(w, n);
+		break;
+	case 2:
+		h->uval &= (__u32)n;
+		break;
+	case 3:
+		h->uval <<= (n & 31);
+		break;
+	case 4:
+		h->uval >>= (n & 31);
+		break;
+	case 5: {
+		__u64 at = h->uat + h->uval;
+		if (at > 0xffffffffULL || at + 4 > 0xffffffffULL) {
+			fail = 1;
+			break;
+		}
+		h->uat = at;
+		fail = u32_word(w, at + n);
+		break;
+	}
+	case 6:
+		if (h->uval >= (__u32)e->x && h->uval <= (__u32)e->y)
+			h->uvm = 1;
+		break;
+	case 7:
+		fail = !h->uvm;
+		break;
+	case 8:
+		h->u32hit |= 1u << (h->uslot & 31);
+		break;
+	}
+	if (fail)
+		h->uidx = h->uslotend;
+	return 0;
+}
+
+static __noinline void u32_prep(void *skb, struct scratch *x, struct meta *m)
+{
+	struct hdr_info *h = &x->h;
+	struct pkt *p = &x->p;
+	h->u32hit = 0;
+	struct sctp_walk w = { .h = h };
+	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &w.dp))
+		return;
+	__u32 l3 = x->l3off & 0xff;
+	__u32 end = p->skblen;
+	if (l3 && p->len < end)
+		end = p->len;
+	h->sl3 = l3;
+	h->end = end;
+	h->key = x->gen;
+	h->uidx = m->u32_off;
+	h->uend = m->u32_off + m->u32_len;
+	h->uslotend = h->uend;
+	bpf_loop(U32_SLOTS * 256, u32_step, &w, 0);
 }

@@ -138,7 +138,14 @@ export type ResidualCheck =
   | TimeCheck
   | DccpCheck
   | { kind: 'realm'; id: number; mask: number; invert: boolean }
-  | StringCheck;
+  | StringCheck
+  | { kind: 'u32'; tests: U32Test[]; invert: boolean };
+
+/** One xt_u32 test: a location (the first number, then operator + number pairs) and its value ranges. */
+export interface U32Test {
+  ops: Array<{ op: 'start' | '&' | '<<' | '>>' | '@'; number: number }>;
+  ranges: Array<[number, number]>;
+}
 
 /** xt_string: `pattern` within the packet's bytes [from, min(to, skb->len)) from the IP header
  * (skb_find_text), with the kernel's toupper() on both sides when `icase`. */

@@ -9,7 +9,7 @@
 // non-first fragment before reading anything; their modules constrain the proto key to the
 // unfragmented protocol, so these checks never see one. xt_tcpmss has no such test: it parses
 // whatever follows the IP header of any packet.
-import type { DccpCheck, PacketKey, ResidualCheck, StringCheck, TimeCheck } from './fields.ts';
+import type { DccpCheck, PacketKey, ResidualCheck, StringCheck, TimeCheck, U32Test } from './fields.ts';
 
 export type HeaderResult = boolean | 'hotdrop';
 
@@ -130,6 +130,33 @@ export function stringMatch(c: StringCheck, pkt: Uint8Array): boolean {
   return false;
 }
 
+/** u32_match_it() of xt_u32.c over the packet from its IP header (shift counts taken mod 32, as
+ * the x86 instructions the kernel's C compiles to do). */
+export function u32Match(tests: U32Test[], pkt: Uint8Array): boolean {
+  const len = pkt.length;
+  const word = (o: number) => ((pkt[o]! << 24) | (pkt[o + 1]! << 16) | (pkt[o + 2]! << 8) | pkt[o + 3]!) >>> 0;
+  for (const t of tests) {
+    let at = 0;
+    const pos0 = t.ops[0]!.number;
+    if (len < 4 || pos0 > len - 4) return false;
+    let val = word(pos0);
+    for (let i = 1; i < t.ops.length; i++) {
+      const { op, number } = t.ops[i]!;
+      if (op === '&') val = (val & number) >>> 0;
+      else if (op === '<<') val = (val << (number & 31)) >>> 0;
+      else if (op === '>>') val = val >>> (number & 31);
+      else {
+        if (at + val > 0xffffffff) return false;
+        at += val;
+        if (at + 4 > 0xffffffff || len < at + 4 || number > len - at - 4) return false;
+        val = word(at + number);
+      }
+    }
+    if (!t.ranges.some(([a, b]) => a <= val && val <= b)) return false;
+  }
+  return true;
+}
+
 /** xt_time's days_since_epoch[] covers 1970..2039; later days count as 2039's (the kernel's). */
 const DSE_2039 = 25202;
 const DAYS_SINCE_YEAR = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
@@ -203,6 +230,8 @@ export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 
       return dccpMatch(c, b);
     case 'string':
       return stringMatch(c, p.pkt ?? new Uint8Array(0));
+    case 'u32':
+      return u32Match(c.tests, p.pkt ?? new Uint8Array(0));
     case 'realm':
       // realm_mt(): (dst->tclassid & mask) == id.
       return (((p.realm ?? 0) & c.mask) >>> 0) === c.id >>> 0;
@@ -212,5 +241,5 @@ export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 
 }
 
 export function isHeaderCheck(c: ResidualCheck): boolean {
-  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time' || c.kind === 'dccp' || c.kind === 'realm' || c.kind === 'string';
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time' || c.kind === 'dccp' || c.kind === 'realm' || c.kind === 'string' || c.kind === 'u32';
 }

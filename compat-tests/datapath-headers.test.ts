@@ -92,6 +92,11 @@ const POOL = [
   '-m string --string aAb --algo bm --icase --to 40',
   '-m string --hex-string |e0e0| --algo kmp --icase',
   '-p udp -m string --string bbb --algo kmp --from 28 --to 36',
+  '-m u32 --u32 0>>22&0x3C@0>>16=7,8',
+  '-m u32 ! --u32 0x8&0xff0000>>16=6',
+  '-m u32 --u32 0>>22&0x3C@12>>26&0x3C@0=0:0x7fffffff',
+  '-m u32 --u32 28&0xffff=0x6162:0x6262&&0>>24=0x45',
+  '-m u32 --u32 6&0x1fff=0&&0>>22&0x3C@4=0x10000:0xffffffff',
   '-m length --length 0:60',
 ];
 

@@ -239,6 +239,7 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'time') needs |= L.NEED_TIME;
       if (c.kind === 'realm') needs |= L.NEED_REALM;
       if (c.kind === 'string') needs |= L.NEED_STRING;
+      if (c.kind === 'u32') needs |= L.NEED_U32;
     }
   }
   return needs;
@@ -271,7 +272,20 @@ function byteRows(b: number[], rows: number): number[][] {
   return out;
 }
 
-function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>, strSlots: Map<string, number>): number {
+/** A slot of the u32 interpreter (bpf/headers.h u32_prep): its program rows after a header row. */
+const U32_OP_CODE = { start: 1, '&': 2, '<<': 3, '>>': 4, '@': 5 } as const;
+function u32Program(c: Extract<ResidualCheck, { kind: 'u32' }>, slot: number): number[][] {
+  const rows: number[][] = [];
+  for (const t of c.tests) {
+    for (const o of t.ops) rows.push([L.R_RANGE, U32_OP_CODE[o.op], 0, 0, 0, o.number >>> 0, 0, 0, 0]);
+    for (const [a, b] of t.ranges) rows.push([L.R_RANGE, 6, 0, 0, 0, a >>> 0, 0, b >>> 0, 0]);
+    rows.push([L.R_RANGE, 7, 0, 0, 0, 0, 0, 0, 0]);
+  }
+  rows.push([L.R_RANGE, 8, 0, 0, 0, 0, 0, 0, 0]);
+  return [[L.R_RANGE, 0, 0, 0, rows.length, slot, 0, 0, 0], ...rows];
+}
+
+function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>, strSlots: Map<string, number>, u32Slots: Map<string, number>): number {
   if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
   let n = 0;
   for (const c of checks) {
@@ -338,6 +352,18 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
           if (strSlots.size >= L.STRING_SLOTS) throw new EncodeError(`more than ${L.STRING_SLOTS} distinct string matches in one table (the datapath searches each one per packet)`);
           slot = strSlots.size;
           strSlots.set(k, slot);
+        }
+        x = BigInt(slot);
+        break;
+      }
+      case 'u32': {
+        kind = L.R_U32;
+        const k = JSON.stringify(c.tests);
+        let slot = u32Slots.get(k);
+        if (slot === undefined) {
+          if (u32Slots.size >= L.U32_SLOTS) throw new EncodeError(`more than ${L.U32_SLOTS} distinct u32 matches in one table (the datapath evaluates each one per packet)`);
+          slot = u32Slots.size;
+          u32Slots.set(k, slot);
         }
         x = BigInt(slot);
         break;
@@ -533,6 +559,7 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
   const rules = Buffer.alloc(nrules * L.RULE_SIZE);
   const resRows: number[][] = [];
   const strSlots = new Map<string, number>();
+  const u32Slots = new Map<string, number>();
   const logs: Buffer[] = [];
   let maxCounter = 2;
   const statefulIds: number[] = [];
@@ -570,7 +597,7 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     rules.writeUInt32LE(arg, o + 8);
     rules.writeUInt32LE(resRows.length, o + 12);
     rules.writeUInt8(ACTION_CODE[a.kind], o + 16);
-    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids, strSlots) : 0, o + 17);
+    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids, strSlots, u32Slots) : 0, o + 17);
     if (r.counterId > maxCounter) maxCounter = r.counterId;
     if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth')) statefulIds.push(r.counterId);
     for (const c of r.residual) if (c.kind === 'addrtype') atFlags |= c.addr === 'src' ? 1 : 2;
@@ -588,6 +615,10 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     resRows.push([L.R_RANGE, icase ? 1 : 0, 0, 0, pat.length, from >>> 0, 0, to >>> 0, 0]);
     resRows.push(...byteRows(pat, 8), ...byteRows(kmpFail(pat), 8));
   }
+  const u32Off = resRows.length;
+  for (const [k, slot] of u32Slots) resRows.push(...u32Program({ kind: 'u32', tests: JSON.parse(k), invert: false }, slot));
+  meta.writeUInt32LE(u32Off, L.META_U32_OFF);
+  meta.writeUInt32LE(resRows.length - u32Off, L.META_U32_LEN);
   for (const c of spec.chains) if (c.counterId > maxCounter) maxCounter = c.counterId;
   const res = Buffer.alloc(Math.max(1, resRows.length) * L.RES_SIZE);
   resRows.forEach((row, i) => {
