@@ -618,6 +618,12 @@ static long res_step(__u32 i, struct res_ctx *c)
 	case R_REALM:
 		m = (x->h.realm & e->mask) == e->x;
 		break;
+	case R_STRING:
+		m = (x->h.strhit >> (e->x & 31)) & 1;
+		break;
+	case R_U32:
+		m = (x->h.u32hit >> (e->x & 31)) & 1;
+		break;
 	case R_DCCP:
 		/* dccp_mt(): header, then types (a miss ends it), then the option walk. */
 		if (!x->h.dccp_ok)
@@ -1249,6 +1255,10 @@ static __always_inline int classify(void *skb, struct sk_buff *kskb, struct cfg 
 		hdr_prep(skb, x);
 	if (needs & NEED_REALM)
 		x->h.realm = hdr_realm(kskb);
+	if (needs & NEED_STRING)
+		string_prep(skb, x, m);
+	if (needs & NEED_U32)
+		u32_prep(skb, x, m);
 	if (needs & NEED_TIME) {
 		x->h.tai_off = m->tai_off;
 		x->h.tz_west = m->tz_west;

@@ -82,6 +82,10 @@
 #define R_CONNBYTES 25 /* conntrack.h: field = what | dir << 4, x = from, y = to (the kernel's, after `!` swapped them) */
 #define R_QUOTA 24     /* xt_quota: x = bytes; the remaining budget in resstate (a) */
 #define R_HASHLIMIT 23 /* hashlimit.h: field = the rule's HL_INVERT | HL_BYTES | HL_RATE_MATCH, x = table id */
+#define R_STRING 37 /* x = search slot: bit x of hdr_info.strhit (string_prep) */
+#define STRING_SLOTS 32
+#define R_U32 38    /* x = u32 slot: bit x of hdr_info.u32hit (u32_prep) */
+#define U32_SLOTS 32
 
 /* ScalarField codes for R_CMP. */
 #define S_LEN 0
@@ -126,6 +130,12 @@ struct meta {
 	 * Written by the loader at each commit (adjtimex, gettimeofday). */
 	__s32 tai_off;
 	__s32 tz_west;
+	/* headers.h (string match): the search slots in the res map, after every rule's entries */
+	__u32 str_off;
+	__u32 nstr;
+	/* headers.h (u32 match): its slots' programs in the res map, after the string slots */
+	__u32 u32_off;
+	__u32 u32_len;
 	__u32 hz;        /* the kernel's CONFIG_HZ (0: unknown), for conntrack's jiffies timers */
 };
 
@@ -414,6 +424,30 @@ struct hdr_info {
 	__s32 tai_off;    /* the generation's meta.tai_off / tz_west (NEED_TIME) */
 	__s32 tz_west;
 	__u8 obuf[64];     /* TCP options (at most 40 bytes; indices masked with 63) */
+	/* string_prep(): one KMP search per slot */
+	__u32 strhit;     /* bit s: slot s found its pattern */
+	__u32 slot;
+	__u32 spos;       /* next text byte (offset from the IP header) */
+	__u32 send;       /* end of the text */
+	__u32 sq;         /* pattern bytes matched */
+	__u32 splen;
+	__u32 sicase;
+	__u32 sbufpos;    /* offset of sbuf[0]; sbuf holds [sbufpos, sbufpos + sbuflen) */
+	__u32 sbuflen;
+	__u32 sl3;
+	/* u32_prep(): the xt_u32 interpreter's registers */
+	__u32 u32hit;
+	__u32 uidx;
+	__u32 uend;
+	__u32 uslot;
+	__u32 uslotend;
+	__u32 uvm;
+	__u64 uat;
+	__u32 uval;
+	__u32 utmp;
+	__u8 spat[128];
+	__u8 sfail[128];
+	__u8 sbuf[64];
 };
 
 #endif

@@ -27,6 +27,8 @@
 #define NEED_HDR (1u << 24)
 #define NEED_TIME (1u << 25)
 #define NEED_REALM (1u << 26)
+#define NEED_STRING (1u << 27)
+#define NEED_U32 (1u << 28)
 
 /* realm_mt(): skb_dst(skb)->tclassid (the route's realm; 0 without a route, as in test_run). */
 static __always_inline __u32 hdr_realm(struct sk_buff *skb)
@@ -346,4 +348,213 @@ __noinline int bpftables_time(struct scratch *x, struct res_ent *e)
 		md = doy - (153 * mp + 2) / 5 + 1;
 	}
 	return (e->mask >> (md & 31)) & 1;
+}
+
+/* ---- string (xt_string) ------------------------------------------------------------------
+ * string_mt() is skb_find_text() over the packet's bytes [from, min(to, skb->len)) counted from
+ * the IP header. bm and kmp find the same occurrences in a linear skb (ts_bm misses a match that
+ * straddles two fragments of a non-linear one: not modelled). string_prep() runs, once per
+ * packet and before the scan, a KMP search per distinct check of the generation (meta.nstr
+ * slots, at most STRING_SLOTS, stored in the res map at meta.str_off: a header, the pattern and
+ * its failure function) and sets bit s of strhit when slot s found its pattern; R_STRING then
+ * reads the bit. One bpf_loop step consumes a text byte or follows one failure link, so a slot
+ * takes at most 2 * (text length) + 1 steps (≤ 131,071 for 64 KiB): every packet pays for every
+ * string check of the generation, whether or not its rules are reached. Text bytes come through
+ * a 64-byte window (sbuf) refilled with one bpf_dynptr_read. With --icase both sides go through
+ * the kernel's toupper() (Latin-1 included; the encoder upper-cases the pattern). */
+
+static __always_inline __u32 ktoupper(__u32 c)
+{
+	return (c >= 97 && c <= 122) || (c >= 223 && c <= 246) || c >= 248 ? c - 32 : c;
+}
+
+static long kmp_step(__u32 i, struct sctp_walk *w)
+{
+	struct hdr_info *h = w->h;
+	__u32 pos = h->spos;
+	if (pos >= h->send)
+		return 1;
+	if (pos < h->sbufpos || pos >= h->sbufpos + h->sbuflen) {
+		__u32 n = h->send - pos;
+		if (n > 64)
+			n = 64;
+		asm volatile("" : "+r"(n));
+		if (n == 0 || n > 64 || bpf_dynptr_read(h->sbuf, n, &w->dp, h->sl3 + pos, 0))
+			return 1;
+		h->sbufpos = pos;
+		h->sbuflen = n;
+	}
+	__u32 c = h->sbuf[(pos - h->sbufpos) & 63];
+	if (h->sicase)
+		c = ktoupper(c);
+	__u32 q = h->sq;
+	if (h->spat[q & 127] == c) {
+		q++;
+		h->spos = pos + 1;
+		if (q >= h->splen) {
+			h->strhit |= 1u << (h->slot & 31);
+			return 1;
+		}
+	} else if (q > 0) {
+		q = h->sfail[(q - 1) & 127];
+	} else {
+		h->spos = pos + 1;
+	}
+	h->sq = q;
+	return 0;
+}
+
+static long str_slot(__u32 s, struct sctp_walk *w)
+{
+	struct hdr_info *h = w->h;
+	if (s >= h->nf)
+		return 1;
+	void *res = bpf_map_lookup_elem(&gen_res, &h->key);
+	if (!res)
+		return 1;
+	__u32 base = h->ftypes + s * 17;
+	struct res_ent *hd = bpf_map_lookup_elem(res, &base);
+	if (!hd)
+		return 1;
+	h->slot = s;
+	h->sicase = hd->field;
+	h->splen = hd->mask;
+	h->spos = (__u32)hd->x;
+	h->send = (__u32)hd->y < h->end ? (__u32)hd->y : h->end;
+	h->sq = 0;
+	h->sbuflen = 0;
+	h->sbufpos = 0;
+	if (!h->splen || h->splen > 128)
+		return 0;
+	/* The pattern (rows 1..8) and failure function (rows 9..16), 16 bytes a row. */
+	for (__u32 r = 0; r < 16; r++) {
+		__u32 i = base + 1 + r;
+		struct res_ent *d = bpf_map_lookup_elem(res, &i);
+		if (!d)
+			return 1;
+		__u8 *dst = r < 8 ? &h->spat[(r * 16) & 127] : &h->sfail[((r - 8) * 16) & 127];
+		__builtin_memcpy(dst, &d->x, 16);
+	}
+	bpf_loop(1 << 18, kmp_step, w, 0);
+	return 0;
+}
+
+static __noinline void string_prep(void *skb, struct scratch *x, struct meta *m)
+{
+	struct hdr_info *h = &x->h;
+	struct pkt *p = &x->p;
+	h->strhit = 0;
+	struct sctp_walk w = { .h = h };
+	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &w.dp))
+		return;
+	__u32 l3 = x->l3off & 0xff;
+	__u32 end = p->skblen;
+	if (l3 && p->len < end)
+		end = p->len;
+	h->sl3 = l3;
+	h->end = end;
+	h->key = x->gen;
+	h->ftypes = m->str_off; /* reused: the slots' first entry */
+	h->nf = m->nstr;
+	bpf_loop(STRING_SLOTS, str_slot, &w, 0);
+}
+
+/* ---- u32 (xt_u32) -------------------------------------------------------------------------
+ * u32_match_it() per distinct check of the generation (≤ U32_SLOTS), once per packet before the
+ * scan, as one bpf_loop over the slots' programs (res entries from meta.u32_off, u32_len of
+ * them; field: 0 slot header (x slot, mask its length), 1 load the test's first word at x,
+ * 2 '&', 3 '<<', 4 '>>' (counts mod 32, as the kernel's x86 code), 5 '@' x, 6 range [x, y],
+ * 7 end of test, 8 the slot's tests all held). Bounds as the kernel's: a word must lie within
+ * skb->len from the IP header, '@' offsets must not wrap 32 bits. R_U32 reads the slot's bit. */
+
+static __always_inline int u32_word(struct sctp_walk *w, __u64 off)
+{
+	struct hdr_info *h = w->h;
+	if (off + 4 > h->end)
+		return -1;
+	if (bpf_dynptr_read(&h->utmp, 4, &w->dp, h->sl3 + (__u32)off, 0))
+		return -1;
+	h->uval = bpf_ntohl(h->utmp);
+	return 0;
+}
+
+static long u32_step(__u32 i, struct sctp_walk *w)
+{
+	struct hdr_info *h = w->h;
+	__u32 idx = h->uidx;
+	if (idx >= h->uend)
+		return 1;
+	void *res = bpf_map_lookup_elem(&gen_res, &h->key);
+	if (!res)
+		return 1;
+	struct res_ent *e = bpf_map_lookup_elem(res, &idx);
+	if (!e)
+		return 1;
+	h->uidx = idx + 1;
+	__u64 n = (__u32)e->x;
+	int fail = 0;
+	switch (e->field) {
+	case 0:
+		h->uslot = (__u32)e->x;
+		h->uslotend = idx + 1 + e->mask;
+		break;
+	case 1:
+		h->uat = 0;
+		h->uvm = 0;
+		fail = u32_word(w, n);
+		break;
+	case 2:
+		h->uval &= (__u32)n;
+		break;
+	case 3:
+		h->uval <<= (n & 31);
+		break;
+	case 4:
+		h->uval >>= (n & 31);
+		break;
+	case 5: {
+		__u64 at = h->uat + h->uval;
+		if (at > 0xffffffffULL || at + 4 > 0xffffffffULL) {
+			fail = 1;
+			break;
+		}
+		h->uat = at;
+		fail = u32_word(w, at + n);
+		break;
+	}
+	case 6:
+		if (h->uval >= (__u32)e->x && h->uval <= (__u32)e->y)
+			h->uvm = 1;
+		break;
+	case 7:
+		fail = !h->uvm;
+		break;
+	case 8:
+		h->u32hit |= 1u << (h->uslot & 31);
+		break;
+	}
+	if (fail)
+		h->uidx = h->uslotend;
+	return 0;
+}
+
+static __noinline void u32_prep(void *skb, struct scratch *x, struct meta *m)
+{
+	struct hdr_info *h = &x->h;
+	struct pkt *p = &x->p;
+	h->u32hit = 0;
+	struct sctp_walk w = { .h = h };
+	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &w.dp))
+		return;
+	__u32 l3 = x->l3off & 0xff;
+	__u32 end = p->skblen;
+	if (l3 && p->len < end)
+		end = p->len;
+	h->sl3 = l3;
+	h->end = end;
+	h->key = x->gen;
+	h->uidx = m->u32_off;
+	h->uend = m->u32_off + m->u32_len;
+	h->uslotend = h->uend;
+	bpf_loop(U32_SLOTS * 256, u32_step, &w, 0);
 }

@@ -157,7 +157,26 @@ export type ResidualCheck =
   | { kind: 'cpu'; cpu: number; invert: boolean }
   | TimeCheck
   | DccpCheck
-  | { kind: 'realm'; id: number; mask: number; invert: boolean };
+  | { kind: 'realm'; id: number; mask: number; invert: boolean }
+  | StringCheck
+  | { kind: 'u32'; tests: U32Test[]; invert: boolean };
+
+/** One xt_u32 test: a location (the first number, then operator + number pairs) and its value ranges. */
+export interface U32Test {
+  ops: Array<{ op: 'start' | '&' | '<<' | '>>' | '@'; number: number }>;
+  ranges: Array<[number, number]>;
+}
+
+/** xt_string: `pattern` within the packet's bytes [from, min(to, skb->len)) from the IP header
+ * (skb_find_text), with the kernel's toupper() on both sides when `icase`. */
+export interface StringCheck {
+  kind: 'string';
+  pattern: number[];
+  from: number;
+  to: number;
+  icase: boolean;
+  invert: boolean;
+}
 
 /**
  * xt_dccp's --dccp-types / --dccp-option (after the ports, which are fields): the header must be
@@ -388,6 +407,8 @@ export interface PacketKey {
   /** Real time when the packet is classified (seconds since the epoch) and the kernel's sys_tz
    * minutes west (time match); absent: 0 and 0. */
   now?: { sec: number; tzMinutesWest: number };
+  /** The whole packet from the IP header to skb->len (string match); absent: no bytes. */
+  pkt?: Uint8Array;
   /** The routing realm of the packet's route (dst->tclassid; realm match); absent: 0. */
   realm?: number;
 }

@@ -9,7 +9,7 @@
 // non-first fragment before reading anything; their modules constrain the proto key to the
 // unfragmented protocol, so these checks never see one. xt_tcpmss has no such test: it parses
 // whatever follows the IP header of any packet.
-import type { DccpCheck, PacketKey, ResidualCheck, TimeCheck } from './fields.ts';
+import type { DccpCheck, PacketKey, ResidualCheck, StringCheck, TimeCheck, U32Test } from './fields.ts';
 
 export type HeaderResult = boolean | 'hotdrop';
 
@@ -111,6 +111,52 @@ export function dccpMatch(c: DccpCheck, l4: Uint8Array): HeaderResult {
   return found !== c.option.invert;
 }
 
+/** The kernel's toupper() (lib/ctype.c: Latin-1 lower case letters too; 223 and 255 included). */
+export function kernelToupper(c: number): number {
+  return (c >= 97 && c <= 122) || (c >= 223 && c <= 246) || c >= 248 ? c - 32 : c;
+}
+
+/** string_mt(): skb_find_text() over [from, min(to, skb->len)) of the packet from its IP header. */
+export function stringMatch(c: StringCheck, pkt: Uint8Array): boolean {
+  const end = Math.min(c.to, pkt.length);
+  const n = c.pattern.length;
+  const up = c.icase ? kernelToupper : (x: number) => x;
+  const pat = c.pattern.map(up);
+  for (let i = c.from; i + n <= end; i++) {
+    let j = 0;
+    while (j < n && up(pkt[i + j]!) === pat[j]) j++;
+    if (j === n) return true;
+  }
+  return false;
+}
+
+/** u32_match_it() of xt_u32.c over the packet from its IP header (shift counts taken mod 32, as
+ * the x86 instructions the kernel's C compiles to do). */
+export function u32Match(tests: U32Test[], pkt: Uint8Array): boolean {
+  const len = pkt.length;
+  const word = (o: number) => ((pkt[o]! << 24) | (pkt[o + 1]! << 16) | (pkt[o + 2]! << 8) | pkt[o + 3]!) >>> 0;
+  for (const t of tests) {
+    let at = 0;
+    const pos0 = t.ops[0]!.number;
+    if (len < 4 || pos0 > len - 4) return false;
+    let val = word(pos0);
+    for (let i = 1; i < t.ops.length; i++) {
+      const { op, number } = t.ops[i]!;
+      if (op === '&') val = (val & number) >>> 0;
+      else if (op === '<<') val = (val << (number & 31)) >>> 0;
+      else if (op === '>>') val = val >>> (number & 31);
+      else {
+        if (at + val > 0xffffffff) return false;
+        at += val;
+        if (at + 4 > 0xffffffff || len < at + 4 || number > len - at - 4) return false;
+        val = word(at + number);
+      }
+    }
+    if (!t.ranges.some(([a, b]) => a <= val && val <= b)) return false;
+  }
+  return true;
+}
+
 /** xt_time's days_since_epoch[] covers 1970..2039; later days count as 2039's (the kernel's). */
 const DSE_2039 = 25202;
 const DAYS_SINCE_YEAR = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
@@ -155,7 +201,7 @@ export function timeMatch(c: TimeCheck, sec: number, west: number): boolean {
 }
 
 /** The result before `invert` of a header check (sctpchunks, spi, tcpoption, tcpmss, cpu, time). */
-export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 'now' | 'realm'>): HeaderResult {
+export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 'now' | 'realm' | 'pkt'>): HeaderResult {
   const b = p.l4 ?? new Uint8Array(0);
   const cpu = p.cpu;
   switch (c.kind) {
@@ -182,6 +228,10 @@ export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 
       return timeMatch(c, p.now?.sec ?? 0, p.now?.tzMinutesWest ?? 0);
     case 'dccp':
       return dccpMatch(c, b);
+    case 'string':
+      return stringMatch(c, p.pkt ?? new Uint8Array(0));
+    case 'u32':
+      return u32Match(c.tests, p.pkt ?? new Uint8Array(0));
     case 'realm':
       // realm_mt(): (dst->tclassid & mask) == id.
       return (((p.realm ?? 0) & c.mask) >>> 0) === c.id >>> 0;
@@ -191,5 +241,5 @@ export function headerCheck(c: ResidualCheck, p: Pick<PacketKey, 'l4' | 'cpu' | 
 }
 
 export function isHeaderCheck(c: ResidualCheck): boolean {
-  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time' || c.kind === 'dccp' || c.kind === 'realm';
+  return c.kind === 'sctpchunks' || c.kind === 'spi' || c.kind === 'tcpoption' || c.kind === 'tcpmss' || c.kind === 'cpu' || c.kind === 'time' || c.kind === 'dccp' || c.kind === 'realm' || c.kind === 'string' || c.kind === 'u32';
 }

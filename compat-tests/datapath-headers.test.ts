@@ -87,6 +87,16 @@ const POOL = [
   '-p dccp -m dccp ! --dccp-option 32',
   '-p dccp -m dccp --dccp-types DATA,ACK,RESET ! --dccp-option 2',
   '-p dccp -m dccp --dport 7 --dccp-option 1',
+  '-m string --string ab --algo kmp',
+  '-m string ! --hex-string |0a0b| --algo bm --from 30',
+  '-m string --string aAb --algo bm --icase --to 40',
+  '-m string --hex-string |e0e0| --algo kmp --icase',
+  '-p udp -m string --string bbb --algo kmp --from 28 --to 36',
+  '-m u32 --u32 0>>22&0x3C@0>>16=7,8',
+  '-m u32 ! --u32 0x8&0xff0000>>16=6',
+  '-m u32 --u32 0>>22&0x3C@12>>26&0x3C@0=0:0x7fffffff',
+  '-m u32 --u32 28&0xffff=0x6162:0x6262&&0>>24=0x45',
+  '-m u32 --u32 6&0x1fff=0&&0>>22&0x3C@4=0x10000:0xffffffff',
   '-m length --length 0:60',
 ];
 
@@ -143,6 +153,7 @@ function keyOfBytes(b: Buffer): PacketKey {
     pkttype: 0,
     ipflags: b.readUInt16BE(6),
     l4,
+    pkt: new Uint8Array(b),
   };
 }
 
@@ -223,10 +234,19 @@ function randomDccp(rand: () => number): Uint8Array {
   return rand() < 0.12 ? b.subarray(0, Math.floor(rand() * b.length)) : b;
 }
 
+/** UDP with payload bytes from a small alphabet (a, b, A, B, 0x0a, 0x0b, 0xe0, 0xc0) for the string rules. */
+function randomText(rand: () => number): Uint8Array {
+  const abc = [0x61, 0x62, 0x41, 0x42, 0x0a, 0x0b, 0xe0, 0xc0];
+  const b = new Uint8Array(8 + Math.floor(rand() * 48));
+  for (let i = 8; i < b.length; i++) b[i] = abc[Math.floor(rand() * abc.length)]!;
+  return b;
+}
+
 function randomPacket(rand: () => number): Buffer {
   const r = rand();
   const frag = rand() < 0.08 ? 1 + Math.floor(rand() * 3) : 0;
-  if (r < 0.15) return ipv4(33, randomDccp(rand), frag);
+  if (r < 0.15) return ipv4(17, randomText(rand), frag);
+  if (r < 0.25) return ipv4(33, randomDccp(rand), frag);
   if (r < 0.45) return ipv4(132, randomSctp(rand), frag);
   if (r < 0.75) return ipv4(6, randomTcp(rand), frag);
   const proto = [50, 51, 108][Math.floor(rand() * 3)]!;

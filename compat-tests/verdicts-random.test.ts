@@ -25,6 +25,9 @@ const maybeNot = (r: () => number, p = 0.2): string => (r() < p ? '! ' : '');
 /** A random filter ruleset (iptables-restore text) over INPUT, OUTPUT and up to three user chains. */
 export function randomRuleset(seed: number): string {
   const r = rng(seed);
+  // The header matches (bpf/headers.h) draw from their own stream, so the rest of each seed's
+  // ruleset is what it was before they were added.
+  const r2 = rng(seed ^ 0x6b6b6b6b);
   const users = ['U1', 'U2', 'U3'].slice(0, Math.floor(r() * 4));
   const lines = ['*filter', `:INPUT ${pick(r, ['ACCEPT', 'DROP'])} [0:0]`, ':FORWARD ACCEPT [0:0]', `:OUTPUT ${pick(r, ['ACCEPT', 'ACCEPT', 'DROP'])} [0:0]`];
   for (const u of users) lines.push(`:${u} - [0:0]`);
@@ -51,6 +54,11 @@ export function randomRuleset(seed: number): string {
         parts.push(`-m icmp --icmp-type ${pick(r, ['8', 'echo-request', '0', 'any'])}`);
       }
     }
+    const tcpPlain = proto === 'tcp' && !parts[parts.length - 1]?.startsWith('!');
+    if (tcpPlain && r2() < 0.2) parts.push(`-m tcpmss ${maybeNot(r2)}--mss ${pick(r2, ['1000:1460', '536', '1460:65535', '65495'])}`);
+    if (r2() < 0.12) parts.push(`-m u32 ${maybeNot(r2)}--u32 ${pick(r2, ['0>>22&0x3C@0>>16=1000:1002', '0x8&0xff0000>>16=17', '6&0x1fff=0&&0>>22&0x3C@12>>26&0x3C@0=0:0x7fffffff', '0>>22&0x3C@4=0:0xffff'])}`);
+    if (r2() < 0.08) parts.push(`-m string ${maybeNot(r2)}--string ${pick(r2, ['ab', 'probe', 'x'])} --algo ${pick(r2, ['bm', 'kmp'])}${r2() < 0.3 ? ' --icase' : ''}`);
+    if (r2() < 0.05) parts.push(`-m time ${pick(r2, ['--datestop 2001-01-01', '--datestart 2001-01-01', '--weekdays Mon,Tue,Wed,Thu,Fri,Sat,Sun'])}`);
     if (r() < 0.25) parts.push(`-m conntrack ${maybeNot(r, 0.1)}--ctstate ${pick(r, ['NEW', 'ESTABLISHED', 'RELATED,ESTABLISHED', 'INVALID', 'NEW,ESTABLISHED'])}`);
     const laterUsers = chain.startsWith('U') ? users.filter((u) => u > chain) : users;
     const targets = ['ACCEPT', 'DROP', 'DROP', '', 'RETURN', ...laterUsers.map((u) => u), ...laterUsers.map((u) => `g:${u}`)];

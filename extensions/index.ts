@@ -41,6 +41,7 @@ import { nfacct } from './match/nfacct.ts';
 import { bpf } from './match/bpf.ts';
 import { hashlimit } from './match/hashlimit.ts';
 import { time } from './match/time.ts';
+import { u32 } from './match/u32.ts';
 import { REJECT } from './target/REJECT.ts';
 import { LOG } from './target/LOG.ts';
 import { MARK } from './target/MARK.ts';
@@ -52,7 +53,7 @@ import { AUDIT, CHECKSUM, CLASSIFY, CONNMARK, CT, DSCP, ECN, IDLETIMER, NETMAP, 
 
 const matchList: MatchModule<any>[] = [tcp, udp, icmp, multiport, iprange, conntrack, state, comment, mac, limit, length, ttl, mark, addrtype, pkttype, recent, statistic, set, owner,
   cpu, dscp, tos, ecn, esp, ah, ipcomp, helper, quota, realm, socket, tcpmss, connmark, devgroup, cgroup, connlabel,
-  connlimit, physdev, string, connbytes, dccp, hashlimit, time, sctp, policy, osf, nfacct, bpf];
+  connlimit, physdev, string, connbytes, dccp, hashlimit, time, sctp, policy, osf, nfacct, bpf, u32];
 const targetList: TargetModule<any>[] = [
   REJECT, LOG, MARK, DNAT, SNAT, MASQUERADE, REDIRECT,
   NFLOG, NFQUEUE, CONNMARK, AUDIT, CLASSIFY, TRACE, NOTRACK, CT, TCPMSS, TOS, DSCP, CHECKSUM, TTL, ECN, IDLETIMER, TEE, NETMAP, SET, HMARK, SYNPROXY, RATEEST,

@@ -68,7 +68,7 @@ export function replay(r: Rec): { code: number; message?: string; S?: string; L?
 }
 
 /** Extensions iptables 1.8.9 ships that have no module here yet; the replay covers the rest. */
-const PENDING = ['cluster', 'ipvs', 'LED', 'rateest', 'SECMARK', 'TPROXY', 'u32'];
+const PENDING = ['cluster', 'ipvs', 'LED', 'rateest', 'SECMARK', 'TPROXY'];
 /** Names iptables itself cannot load (the replay expects its "Couldn't load" error). */
 const ABSENT_IN_IPTABLES = ['udplite', 'hl'];
 

@@ -9,6 +9,7 @@
 import type { FieldName, HashlimitCfg, ResidualCheck } from '../../classifier/fields.ts';
 import type { FieldSpec, TableSpec } from '../../classifier/spec.ts';
 import * as L from './layout.ts';
+import { kernelToupper } from '../../classifier/headers.ts';
 
 export interface Encoded {
   nrules: number;
@@ -247,12 +248,54 @@ function residualNeeds(spec: TableSpec): number {
       if (c.kind === 'realm') needs |= L.NEED_REALM;
       if (c.kind === 'connbytes') needs |= L.NEED_ACCT;
       if (c.kind === 'connlabel') needs |= L.NEED_LABEL;
+      if (c.kind === 'string') needs |= L.NEED_STRING;
+      if (c.kind === 'u32') needs |= L.NEED_U32;
     }
   }
   return needs;
 }
 
-function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>, hlIds: ReadonlyMap<string, number>): number {
+/** The string match's per-generation search slots (bpf/headers.h string_prep()): one per distinct check. */
+function stringKey(c: Extract<ResidualCheck, { kind: 'string' }>): string {
+  return JSON.stringify([c.pattern, c.from, c.to, c.icase]);
+}
+
+/** KMP failure function of p: f[i] = length of the longest proper border of p[0..i]. */
+function kmpFail(p: number[]): number[] {
+  const f = new Array<number>(p.length).fill(0);
+  for (let i = 1, k = 0; i < p.length; i++) {
+    while (k > 0 && p[i] !== p[k]) k = f[k - 1]!;
+    if (p[i] === p[k]) k++;
+    f[i] = k;
+  }
+  return f;
+}
+
+/** A byte array as res rows of 16 bytes (x, y little-endian), zero-padded. */
+function byteRows(b: number[], rows: number): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < rows; r++) {
+    const w = [0, 0, 0, 0];
+    for (let i = 0; i < 16; i++) w[i >> 2] = (w[i >> 2]! | ((b[r * 16 + i] ?? 0) << (8 * (i & 3)))) >>> 0;
+    out.push([L.R_RANGE, 0, 0, 0, 0, w[0]!, w[1]!, w[2]!, w[3]!]);
+  }
+  return out;
+}
+
+/** A slot of the u32 interpreter (bpf/headers.h u32_prep): its program rows after a header row. */
+const U32_OP_CODE = { start: 1, '&': 2, '<<': 3, '>>': 4, '@': 5 } as const;
+function u32Program(c: Extract<ResidualCheck, { kind: 'u32' }>, slot: number): number[][] {
+  const rows: number[][] = [];
+  for (const t of c.tests) {
+    for (const o of t.ops) rows.push([L.R_RANGE, U32_OP_CODE[o.op], 0, 0, 0, o.number >>> 0, 0, 0, 0]);
+    for (const [a, b] of t.ranges) rows.push([L.R_RANGE, 6, 0, 0, 0, a >>> 0, 0, b >>> 0, 0]);
+    rows.push([L.R_RANGE, 7, 0, 0, 0, 0, 0, 0, 0]);
+  }
+  rows.push([L.R_RANGE, 8, 0, 0, 0, 0, 0, 0, 0]);
+  return [[L.R_RANGE, 0, 0, 0, rows.length, slot, 0, 0, 0], ...rows];
+}
+
+function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: ReadonlyMap<string, number>, hlIds: ReadonlyMap<string, number>, strSlots: Map<string, number>, u32Slots: Map<string, number>): number {
   if (checks.length > L.MAX_RES_OPS) throw new EncodeError(`more than ${L.MAX_RES_OPS} residual checks in one rule`);
   let n = 0;
   for (const c of checks) {
@@ -311,6 +354,30 @@ function encodeResidual(checks: ResidualCheck[], out: number[][], recentIds: Rea
         kind = L.R_CPU;
         x = BigInt(c.cpu >>> 0);
         break;
+      case 'string': {
+        kind = L.R_STRING;
+        const k = stringKey(c);
+        let slot = strSlots.get(k);
+        if (slot === undefined) {
+          if (strSlots.size >= L.STRING_SLOTS) throw new EncodeError(`more than ${L.STRING_SLOTS} distinct string matches in one table (the datapath searches each one per packet)`);
+          slot = strSlots.size;
+          strSlots.set(k, slot);
+        }
+        x = BigInt(slot);
+        break;
+      }
+      case 'u32': {
+        kind = L.R_U32;
+        const k = JSON.stringify(c.tests);
+        let slot = u32Slots.get(k);
+        if (slot === undefined) {
+          if (u32Slots.size >= L.U32_SLOTS) throw new EncodeError(`more than ${L.U32_SLOTS} distinct u32 matches in one table (the datapath evaluates each one per packet)`);
+          slot = u32Slots.size;
+          u32Slots.set(k, slot);
+        }
+        x = BigInt(slot);
+        break;
+      }
       case 'realm':
         kind = L.R_REALM;
         mask = c.mask >>> 0;
@@ -543,6 +610,8 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
 
   const rules = Buffer.alloc(nrules * L.RULE_SIZE);
   const resRows: number[][] = [];
+  const strSlots = new Map<string, number>();
+  const u32Slots = new Map<string, number>();
   const logs: Buffer[] = [];
   let maxCounter = 2;
   const statefulIds: number[] = [];
@@ -580,13 +649,28 @@ export function encodeSpec(spec: TableSpec, recentIds?: ReadonlyMap<string, numb
     rules.writeUInt32LE(arg, o + 8);
     rules.writeUInt32LE(resRows.length, o + 12);
     rules.writeUInt8(ACTION_CODE[a.kind], o + 16);
-    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids, hlIds) : 0, o + 17);
+    rules.writeUInt8(r.residual.length ? encodeResidual(r.residual, resRows, ids, hlIds, strSlots, u32Slots) : 0, o + 17);
     if (r.counterId > maxCounter) maxCounter = r.counterId;
     if (r.residual.some((c) => c.kind === 'limit' || c.kind === 'nth' || c.kind === 'quota')) statefulIds.push(r.counterId);
     for (const c of r.residual) if (c.kind === 'addrtype') atFlags |= c.addr === 'src' ? 1 : 2;
   }
   // meta.pad (offset 52): which address types the program looks up per packet (addrtype.h).
   meta.writeUInt32LE(atFlags, 52);
+  // The string match's search slots after the rules' entries (headers.h): per slot a header
+  // (field icase, mask pattern length, x from, y to), the pattern (8 rows, upper-cased with the
+  // kernel's toupper when icase) and its KMP failure function (8 rows, a byte each).
+  meta.writeUInt32LE(resRows.length, L.META_STR_OFF);
+  meta.writeUInt32LE(strSlots.size, L.META_NSTR);
+  for (const k of strSlots.keys()) {
+    const [pattern, from, to, icase] = JSON.parse(k) as [number[], number, number, boolean];
+    const pat = icase ? pattern.map(kernelToupper) : pattern;
+    resRows.push([L.R_RANGE, icase ? 1 : 0, 0, 0, pat.length, from >>> 0, 0, to >>> 0, 0]);
+    resRows.push(...byteRows(pat, 8), ...byteRows(kmpFail(pat), 8));
+  }
+  const u32Off = resRows.length;
+  for (const [k, slot] of u32Slots) resRows.push(...u32Program({ kind: 'u32', tests: JSON.parse(k), invert: false }, slot));
+  meta.writeUInt32LE(u32Off, L.META_U32_OFF);
+  meta.writeUInt32LE(resRows.length - u32Off, L.META_U32_LEN);
   for (const c of spec.chains) if (c.counterId > maxCounter) maxCounter = c.counterId;
   const res = Buffer.alloc(Math.max(1, resRows.length) * L.RES_SIZE);
   resRows.forEach((row, i) => {

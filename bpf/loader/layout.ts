@@ -118,6 +118,13 @@ export const R_TIME = 34;
 export const R_DCCP = 35;
 export const R_REALM = 36;
 export const NEED_REALM = 1 << 26;
+export const R_STRING = 37;
+export const NEED_STRING = 1 << 27;
+/** Distinct string checks per generation (each searched per packet; bpf/headers.h). */
+export const STRING_SLOTS = 32;
+export const R_U32 = 38;
+export const NEED_U32 = 1 << 28;
+export const U32_SLOTS = 32;
 export const NEED_HDR = 1 << 24;
 export const NEED_TIME = 1 << 25;
 /** R_SCTP's field: xt_sctp's SCTP_CHUNK_MATCH_*. */
@@ -152,10 +159,16 @@ export const MAX_RANGES = 64;
 export const CALL_DEPTH = 32;
 
 // struct sizes (bytes)
-export const META_SIZE = 88; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2], tai_off, tz_west, hz
+export const META_SIZE = 104; // nrules, nsum, nchains, present, woff[9], atflags, needs, aoff[2], an[2], tai_off, tz_west, str_off, nstr, u32_off, u32_len, hz
 /** meta.tai_off / tz_west (headers.h, time match): written by the loader at each commit. */
 export const META_TAI_OFF = 76;
 export const META_TZ_WEST = 80;
+/** meta.str_off / nstr: the string match's search slots in the res map (headers.h). */
+export const META_STR_OFF = 84;
+export const META_NSTR = 88;
+/** meta.u32_off / u32_len: the u32 match's slot programs in the res map (headers.h). */
+export const META_U32_OFF = 92;
+export const META_U32_LEN = 96;
 export const RULE_SIZE = 20; // counter, chain, arg, res_off, action u8, nres u8, pad u16
 export const CHAIN_SIZE = 16; // first, end, counter, policy
 export const RES_SIZE = 24; // kind, field, invert, nranges u8; mask u32; x u64; y u64

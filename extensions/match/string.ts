@@ -113,5 +113,11 @@ export const string: MatchModule<StringData> = {
     return s;
   },
   equal: (a, b) => string.save(a) === string.save(b),
-  compile: () => ({ unsupported: 'string: the datapath does not search packet payloads' }),
+  // string_mt(): bm and kmp find the same occurrences in a linear skb (bpf/headers.h runs KMP);
+  // fsm takes the pattern as state-machine tokens, which the datapath does not model.
+  compile: (d) => {
+    if (d.algo === 'fsm') return { unsupported: 'string --algo fsm: the datapath does not run the fsm text search' };
+    if (d.pattern.length === 0) return { unsupported: 'string: an empty pattern' };
+    return { residual: [{ kind: 'string', pattern: [...d.pattern], from: d.from, to: d.to, icase: !!d.icase, invert: !!d.invert }] };
+  },
 };
