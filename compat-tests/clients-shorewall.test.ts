@@ -135,6 +135,10 @@ describe.skipIf(!!clientMissing)('shorewall (capability probes, compile + iptabl
       const s = saves.get('bpftables')!;
       expect(s.started).toContain('-A net-fw -p tcp -m tcp --dport 22 -m comment --comment SSH -j ACCEPT');
       expect(s.started).toContain('-A net-fw -p icmp -m icmp --icmp-type 8 -m comment --comment Ping -j DROP');
+      // LOGLIMIT="s:1/sec:10": the log rules are rate-limited per source, as with iptables-nft.
+      const logLimit = (t: string) => t.split('\n').filter((l) => /-m hashlimit .*-j LOG/.test(l)).length;
+      expect(logLimit(s.started)).toBeGreaterThan(0);
+      expect(logLimit(s.started)).toBe(logLimit(saves.get('nft')!.started));
       expect(s.cleared).toContain(EMPTY);
       expect(s.cleared).not.toMatch(/^-A /m);
       expect(b).toEqual(outcome('nft'));
