@@ -1,4 +1,5 @@
-// Stateful matches on real traffic (hashlimit, ...): the same rulesets loaded into real
+// Stateful matches on real traffic (hashlimit, quota, connbytes, connlimit, connlabel, conntrack
+// --ctstatus / --ctexpire): the same rulesets loaded into real
 // iptables (iptables-nft) in one pair of namespaces and into bpftables (the CLI in dist/) in
 // another (veth between client and server, traffic only between them). The client sends UDP
 // datagrams (a listener takes every port used, so no ICMP errors are sent) and pings; every
