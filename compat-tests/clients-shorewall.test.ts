@@ -10,8 +10,8 @@
 //
 // The rulesets differ on purpose: Shorewall adapts to the probed capabilities, and bpftables
 // refuses (so Shorewall does without) what its datapath cannot enforce — addrtype (Shorewall then
-// drops broadcasts by address), conntrack --ctorigdst (it then uses -m state), hashlimit (the
-// packaged LOGLIMIT="s:1/sec:10" needs it, so the config here sets LOGLIMIT=""), MARK, nat, ....
+// drops broadcasts by address), conntrack --ctorigdst (it then uses -m state), MARK, nat, ....
+// The packaged LOGLIMIT="s:1/sec:10" is kept: its log rules use hashlimit (per source).
 // So the test compares what a user sees: exit codes and packet verdicts, and checks that
 // bpftables' iptables-save holds Shorewall's rules and that `clear` empties it.
 //
@@ -39,7 +39,7 @@ function configDir(dir: string, iptables: string): string {
   const conf = join(dir, 'etc');
   mkdirSync(conf);
   for (const f of readdirSync(EXAMPLE)) if (!f.endsWith('.annotated') && f !== 'README.txt') copyFileSync(join(EXAMPLE, f), join(conf, f));
-  const settings: Record<string, string> = { IPTABLES: iptables, STARTUP_ENABLED: 'Yes', LOGFILE: join(dir, 'log'), LOGLIMIT: '""' };
+  const settings: Record<string, string> = { IPTABLES: iptables, STARTUP_ENABLED: 'Yes', LOGFILE: join(dir, 'log') };
   const text = readFileSync(join(conf, 'shorewall.conf'), 'utf8').replace(/^([A-Z_]+)=.*$/gm, (l, k: string) => (k in settings ? `${k}=${settings[k]}` : l));
   writeFileSync(join(conf, 'shorewall.conf'), text);
   appendFileSync(join(conf, 'rules'), 'SSH(ACCEPT)\tnet\t$FW\n');
@@ -135,6 +135,10 @@ describe.skipIf(!!clientMissing)('shorewall (capability probes, compile + iptabl
       const s = saves.get('bpftables')!;
       expect(s.started).toContain('-A net-fw -p tcp -m tcp --dport 22 -m comment --comment SSH -j ACCEPT');
       expect(s.started).toContain('-A net-fw -p icmp -m icmp --icmp-type 8 -m comment --comment Ping -j DROP');
+      // LOGLIMIT="s:1/sec:10": the log rules are rate-limited per source, as with iptables-nft.
+      const logLimit = (t: string) => t.split('\n').filter((l) => /-m hashlimit .*-j LOG/.test(l)).length;
+      expect(logLimit(s.started)).toBeGreaterThan(0);
+      expect(logLimit(s.started)).toBe(logLimit(saves.get('nft')!.started));
       expect(s.cleared).toContain(EMPTY);
       expect(s.cleared).not.toMatch(/^-A /m);
       expect(b).toEqual(outcome('nft'));

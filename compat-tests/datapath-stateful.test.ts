@@ -1,4 +1,5 @@
-// Stateful matches on real traffic (hashlimit, ...): the same rulesets loaded into real
+// Stateful matches on real traffic (hashlimit, quota, connbytes, connlimit, connlabel, conntrack
+// --ctstatus / --ctexpire): the same rulesets loaded into real
 // iptables (iptables-nft) in one pair of namespaces and into bpftables (the CLI in dist/) in
 // another (veth between client and server, traffic only between them). The client sends UDP
 // datagrams (a listener takes every port used, so no ICMP errors are sent) and pings; every
@@ -312,6 +313,33 @@ const CTEXPIRE = `*filter
 COMMIT
 `;
 
+const UDPSTREAM = `*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p udp -m udp --dport 9031 -m conntrack --ctstatus ASSURED
+-A INPUT -p udp -m udp --dport 9031 -m conntrack --ctstatus SEEN_REPLY
+-A INPUT -p udp -m udp --dport 9031 -m conntrack --ctexpire 120
+-A INPUT -p udp -m udp --dport 9031 -m conntrack --ctexpire 30
+-A OUTPUT -p udp -m udp --sport 9031 -m conntrack --ctstatus SEEN_REPLY
+-A OUTPUT -p udp -m udp --sport 9031 -m conntrack --ctexpire 30
+COMMIT
+`;
+
+/** A UDP exchange: client → server, the server answers, the client again at once and after 2 s
+ * (nf_conntrack_udp_packet: a stream, ASSURED and 120 s, only from then on). */
+function udpStreamScenario(impl: Impl, p: Pair): string[] {
+  load(p, impl, UDPSTREAM);
+  send(p, [[41200, 9031]]);
+  const back = [{ id: 0, kind: 'udp', src: SERVER, dst: CLIENT, sport: 9031, dport: 41200 }];
+  const r = p.server.exec([process.execPath, TRAFFIC, 'send', JSON.stringify(back)]);
+  if (r.code !== 0) throw new Error(`traffic.mjs send (server) failed: ${r.stderr}`);
+  send(p, [[41200, 9031]]);
+  sleep(2.3);
+  send(p, [[41200, 9031], [41200, 9031]]);
+  return [save(p, impl)];
+}
+
 function ctexpireScenario(impl: Impl, p: Pair): string[] {
   load(p, impl, CTEXPIRE);
   send(p, times(3, [41090, 9023]));
@@ -378,6 +406,13 @@ describe('stateful matches on real traffic, like iptables', () => {
   it('conntrack --ctexpire (udp, icmp): the refreshed timer, a new flow unconfirmed', () => {
     const a = ctexpireScenario('nft', real);
     const b = ctexpireScenario('bpftables', ours);
+    if (process.env.SHOW) console.log(a.join('\n----\n'));
+    expect(b).toEqual(a);
+  });
+
+  it('udp streams: SEEN_REPLY at once, ASSURED and a 120 s timer 2 s after the first packet', () => {
+    const a = udpStreamScenario('nft', real);
+    const b = udpStreamScenario('bpftables', ours);
     if (process.env.SHOW) console.log(a.join('\n----\n'));
     expect(b).toEqual(a);
   });

@@ -67,7 +67,7 @@ let counter = 0;
 export class Ns {
   readonly name: string;
   constructor(tag: string) {
-    this.name = `bpft-cli-${tag}-${process.pid}-${counter++}`;
+    this.name = `${process.env.BPFT_NETNS_PREFIX ?? 'bpft-'}cli-${tag}-${process.pid}-${counter++}`;
     must(['ip', 'netns', 'add', this.name]);
     must(['ip', '-n', this.name, 'link', 'set', 'lo', 'up']);
   }

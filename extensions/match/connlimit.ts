@@ -1,7 +1,7 @@
 // connlimit match, revision 1 (libxt_connlimit.c).
 import { parameterProblem } from '../../parser/errors.ts';
 import type { MatchModule } from '../types.ts';
-import { strtouiFull, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
+import { maskLength, parseIPv4, strtouiFull, x6Fcheck, x6Seen, x6Uint } from '../lib.ts';
 
 export interface ConnlimitData {
   limit: number;
@@ -30,8 +30,11 @@ export const connlimit: MatchModule<ConnlimitData> = {
         d.above = (o === 'connlimit-above') !== inv;
         break;
       case 'connlimit-mask': {
-        const m = strtouiFull(a[0]!, 0, 0xffffffff, 10);
-        if (m === undefined) throw parameterProblem(`connlimit: bad value for option "--connlimit-mask", or out of range (0-32).\n`);
+        // XTTYPE_PLENMASK: a prefix length or a contiguous dotted netmask.
+        const bad = () => parameterProblem(`connlimit: bad value for option "--connlimit-mask", neither a valid network mask nor valid CIDR (0-32).\n`);
+        const dotted = a[0]!.includes('.') ? parseIPv4(a[0]!) : undefined;
+        const m = dotted !== undefined ? maskLength(dotted) : strtouiFull(a[0]!, 0, 0xffffffff, 10);
+        if (m === undefined || m < 0) throw bad();
         // iptables-nft keeps at most a /32 prefix.
         d.mask = Math.min(m, 32);
         break;
