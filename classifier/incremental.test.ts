@@ -191,3 +191,28 @@ describe('updateSpec (incremental compile)', () => {
     }
   }, 120_000);
 });
+
+describe('updateSpec leftovers', () => {
+  it('compiles in full once deleted rules left too many classes behind', () => {
+    // -A / -D of a rule with a new address, many times: each leaves an LPM entry and a class.
+    const t = bigTable(10);
+    let spec = compileTable(t, STUB_LOOKUP);
+    let full = 0;
+    for (let i = 0; i < 200; i++) {
+      const extra = shapeToRule({ matches: [], t: 1, pick: 0, src: { addr: (0xc0000000 + i) >>> 0, mask: 0xffffffff, invert: false } }, 1000 + i, []);
+      for (const next of [
+        { ...t, chains: t.chains.map((c, ci) => (ci === 0 ? { ...c, rules: [...c.rules, extra] } : c)) },
+        t,
+      ]) {
+        const prevTable = next === t ? { ...t, chains: t.chains.map((c, ci) => (ci === 0 ? { ...c, rules: [...c.rules, extra] } : c)) } : t;
+        const inc = updateSpec(spec, prevTable, next, STUB_LOOKUP);
+        if (!inc) full++;
+        spec = inc ?? compileTable(next, STUB_LOOKUP);
+        const src = spec.fields.src!;
+        expect(src.kind === 'lpm' ? src.entries.length : 0).toBeLessThanOrEqual(2 * 11 + 64 + 1);
+      }
+    }
+    expect(full).toBeGreaterThan(0);
+    expectEquivalent(spec, compileTable(t, STUB_LOOKUP));
+  });
+});

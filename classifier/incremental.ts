@@ -16,8 +16,9 @@
 //   separate anything stay (the encoder shares identical vectors).
 // A field no rule constrained before starts as one empty class with every old rule wildcard.
 // Not handled (undefined → the caller compiles in full): chain list changes, new jumps/gotos
-// (the call graph must be rechecked), more than MAX_EDIT rules changed, and vectors past the
-// class budget (compileTable would demote).
+// (the call graph must be rechecked), more than MAX_EDIT rules changed, vectors past the class
+// budget (compileTable would demote), and more than 2 × rules + 64 classes or entries in a
+// field (leftovers of deleted rules: the full compile drops them).
 import type { Rule, Table } from '../ruleset/types.ts';
 import { BUILTIN_CHAINS } from '../ruleset/types.ts';
 import { ifacePatternKey } from './classes.ts';
@@ -164,6 +165,10 @@ export function updateSpec(prev: TableSpec, prevTable: Table, next: Table, looku
     if (wildcard.length === nreal) continue;
     fields[f] = field;
     for (const c of field.classes) members += c.length;
+    // Deleted rules leave their classes and entries behind: past twice what the rules can
+    // need, a full compile starts clean (a long run of -A / -D never grows without bound).
+    const limit = 2 * nreal + 64;
+    if (field.classes.length > limit || (field.kind !== 'array' && field.entries.length > limit)) return undefined;
   }
   if (members > DEFAULT_CLASS_BUDGET) return undefined;
   return { nrules, chains, rules, fields };
