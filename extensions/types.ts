@@ -19,6 +19,8 @@ export interface OptionSpec {
    * 'optional' (one word if the next word exists and does not start with '-').
    */
   args: 0 | 1 | 2 | 'optional';
+  /** Printed on stderr as soon as the option is seen, before its words are checked (libxt_set's --set deprecation). */
+  warn?: string;
   /** args 2: the module's wording when the second word is missing (default "--name requires two args."). */
   missingSecond?: string;
   /** `! --opt` accepted; otherwise "cannot be inverted" style error from the module's wording. */

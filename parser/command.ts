@@ -478,6 +478,7 @@ function parseArgv(argv: readonly string[], options: ParseOptions, warnings: str
     if (invert && !spec.invertible) throw parameterProblem(`${name}: option "--${spec.name}" cannot be inverted.\n`);
     if (spec.once && slot.seen.has(spec.name)) throw parameterProblem(`${name}: option "--${spec.name}" can only be used once.\n`);
     slot.seen.add(spec.name);
+    if (spec.warn) warn(spec.warn);
     const args: string[] = [];
     if (spec.args === 1) args.push(optarg!);
     else if (spec.args === 2) {
