@@ -38,12 +38,7 @@ struct keymap_val {
 	__u32 off[KM_SIZE];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cfg);
-} cfg SEC(".maps");
+#include "shared_maps.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -158,13 +153,6 @@ struct {
 	__array(values, struct lpmif_inner);
 } gen_ifc SEC(".maps");
 
-/* Not per generation: indexed by counterId. Size set by the loader before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1 << 18);
-	__type(key, __u32);
-	__type(value, struct counter_val);
-} counters SEC(".maps");
 
 /* limit / nth state, keyed by counterId * MAX_RES_OPS + op index (survives swaps). */
 struct res_state {
@@ -183,12 +171,6 @@ struct {
 	__uint(max_entries, 1 << 20);
 } logbuf SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct ct_key);
-	__type(value, struct ct_val);
-} ct SEC(".maps");
 
 /* Datapath health counters: [0] step budget exhausted, [1] call stack overflow,
  * [2] malformed IPv4 header, [3] map lookup failure, [4] addrtype lookup step budget (addrtype.h). */

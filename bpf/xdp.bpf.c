@@ -36,26 +36,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define ETH_P_IP 0x0800
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cfg);
-} cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1 << 18);
-	__type(key, __u32);
-	__type(value, struct counter_val);
-} counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct ct_key);
-	__type(value, struct ct_val);
-} ct SEC(".maps");
+#include "shared_maps.h"
 
 /* Head prefixes of both generations: data = gen, chain, source address (network order). */
 struct xdp_key {

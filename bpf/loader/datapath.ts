@@ -250,6 +250,17 @@ const NCPUS = (() => {
   return n;
 })();
 
+interface NameRegistry {
+  what: string;
+  names: MapName;
+  nameLen: number;
+  perId: MapName;
+  entries: MapName;
+  entryKeySize: number;
+}
+const RECENT_NAMES: NameRegistry = { what: 'recent list', names: 'recentnm', nameLen: L.RECENT_NAME_LEN, perId: 'recentls', entries: 'recent', entryKeySize: L.RECENT_KEY_SIZE };
+const HASHLIMIT_NAMES: NameRegistry = { what: 'hashlimit table', names: 'hlnm', nameLen: L.HL_NAME_LEN, perId: 'hltab', entries: 'hlent', entryKeySize: L.HL_KEY_SIZE };
+
 export class Datapath {
   readonly dir: string;
   readonly cookie: bigint;
@@ -497,20 +508,25 @@ export class Datapath {
     xdpDisable(this.dir);
   }
 
-  private static hlNameKey(name: string): Buffer {
-    const k = Buffer.alloc(L.HL_NAME_LEN);
-    Buffer.from(name, 'utf8').copy(k, 0, 0, L.HL_NAME_LEN - 1);
+  /**
+   * A name → id registry in a pinned hash map (names: `nameLen`-byte NUL-padded keys; the all-zero
+   * key holds the last id given out). Each live id owns a `perId` entry and the `entries` whose
+   * key starts with the id (u32). Ids are never reused, so a packet still running the old
+   * generation cannot fill a table that a later ruleset would inherit.
+   */
+  private static nameKey(r: NameRegistry, name: string): Buffer {
+    const k = Buffer.alloc(r.nameLen);
+    Buffer.from(name, 'utf8').copy(k, 0, 0, r.nameLen - 1);
     return k;
   }
 
-  /** hlnm as name -> id (the all-zero key holds the last id given out, not a table). */
-  private readHashlimitNames(): Map<string, number> {
-    const fd = this.fd('hlnm');
+  private readNames(r: NameRegistry): Map<string, number> {
+    const fd = this.fd(r.names);
     const out = new Map<string, number>();
     let prev: Buffer | null = null;
     const v = Buffer.alloc(4);
     for (;;) {
-      const next = Buffer.alloc(L.HL_NAME_LEN);
+      const next = Buffer.alloc(r.nameLen);
       if ((api.nextKey(fd, prev, next) as number) < 0) break;
       if ((api.lookup(fd, next, v) as number) === 0) {
         const end = next.indexOf(0);
@@ -521,124 +537,65 @@ export class Datapath {
     return out;
   }
 
-  /**
-   * The id of each hashlimit table: the one it already has (the kernel keeps a table, its
-   * configuration and its entries while some rule names it), else a new one whose hltab entry
-   * (the configuration of the first rule naming it) is written before the rules go live.
-   */
-  private hashlimitIds(tables: ReadonlyMap<string, HashlimitCfg>): Map<string, number> {
+  /** The id of each name: the one it already has, else a new one whose perId entry (`initial`) and name are written before the rules that use it go live. */
+  private namedIds(r: NameRegistry, names: Iterable<string>, initial: (name: string) => Buffer): Map<string, number> {
     const ids = new Map<string, number>();
-    if (tables.size === 0) return ids;
-    const fd = this.fd('hlnm');
-    const known = this.readHashlimitNames();
+    const wanted = [...names];
+    if (wanted.length === 0) return ids;
+    const fd = this.fd(r.names);
+    const known = this.readNames(r);
     let last = known.get('') ?? 0;
-    for (const [n, cfg] of tables) {
+    for (const n of wanted) {
       let id = known.get(n);
       if (id === undefined) {
         id = ++last;
-        check(api.update(this.fd('hltab'), u32(id), encodeHashlimitTable(cfg, kernelHz(), totalmem()), 0n) as number, `creating hashlimit table ${n}`);
-        check(api.update(fd, Datapath.hlNameKey(n), u32(id), 0n) as number, `recording hashlimit table ${n}`);
+        check(api.update(this.fd(r.perId), u32(id), initial(n), 0n) as number, `creating ${r.what} ${n}`);
+        check(api.update(fd, Datapath.nameKey(r, n), u32(id), 0n) as number, `recording ${r.what} ${n}`);
       }
       ids.set(n, id);
     }
-    check(api.update(fd, Datapath.hlNameKey(''), u32(last), 0n) as number, 'recording the last hashlimit table id');
+    check(api.update(fd, Datapath.nameKey(r, ''), u32(last), 0n) as number, `recording the last ${r.what} id`);
     return ids;
   }
 
-  /** After a flip: frees the tables the live ruleset no longer names (entries, table, name). */
-  private pruneHashlimit(keep: ReadonlyMap<string, number>): void {
+  /** After a flip: frees what the live ruleset no longer names (entries, perId entry, name). */
+  private pruneNames(r: NameRegistry, keep: ReadonlyMap<string, number>): void {
     const dropped = new Set<number>();
-    const nm = this.fd('hlnm');
-    for (const [name, id] of this.readHashlimitNames()) {
+    const nm = this.fd(r.names);
+    for (const [name, id] of this.readNames(r)) {
       if (name === '' || keep.has(name)) continue;
-      api.del(nm, Datapath.hlNameKey(name));
+      api.del(nm, Datapath.nameKey(r, name));
       dropped.add(id);
     }
     if (dropped.size === 0) return;
-    const fd = this.fd('hlent');
+    const fd = this.fd(r.entries);
     const stale: Buffer[] = [];
     let prev: Buffer | null = null;
     for (;;) {
-      const next = Buffer.alloc(L.HL_KEY_SIZE);
+      const next = Buffer.alloc(r.entryKeySize);
       if ((api.nextKey(fd, prev, next) as number) < 0) break;
       if (dropped.has(next.readUInt32LE(0))) stale.push(next);
       prev = next;
     }
     for (const k of stale) api.del(fd, k);
-    for (const id of dropped) api.del(this.fd('hltab'), u32(id));
-  }
-
-  /** recentnm as name -> id (the all-zero key holds the last id given out, not a list). */
-  private readRecentNames(): Map<string, number> {
-    const fd = this.fd('recentnm');
-    const out = new Map<string, number>();
-    let prev: Buffer | null = null;
-    const v = Buffer.alloc(4);
-    for (;;) {
-      const next = Buffer.alloc(L.RECENT_NAME_LEN);
-      if ((api.nextKey(fd, prev, next) as number) < 0) break;
-      if ((api.lookup(fd, next, v) as number) === 0) {
-        const end = next.indexOf(0);
-        out.set(next.subarray(0, end < 0 ? next.length : end).toString('utf8'), v.readUInt32LE(0));
-      }
-      prev = next;
-    }
-    return out;
-  }
-
-  private static recentNameKey(name: string): Buffer {
-    const k = Buffer.alloc(L.RECENT_NAME_LEN);
-    Buffer.from(name, 'utf8').copy(k, 0, 0, L.RECENT_NAME_LEN - 1);
-    return k;
+    for (const id of dropped) api.del(this.fd(r.perId), u32(id));
   }
 
   /**
-   * The list id of each recent list name: the one it already has (its entries are kept, as the
-   * kernel keeps a table while a rule names it), else a new one, recorded in recentnm before
-   * the rules that use it go live. Ids are never reused, so a packet still running the old
-   * generation cannot fill a list that a later ruleset would inherit.
+   * recent lists: the kernel keeps a list while a rule names it, so a list keeps its id and
+   * entries across commits; a new list's entry count starts at zero (the datapath only updates
+   * existing counts).
    */
   private recentListIds(names: readonly string[]): Map<string, number> {
-    const ids = new Map<string, number>();
-    if (names.length === 0) return ids;
-    const fd = this.fd('recentnm');
-    const known = this.readRecentNames();
-    let last = known.get('') ?? 0;
-    for (const n of names) {
-      let id = known.get(n);
-      if (id === undefined) {
-        id = ++last;
-        // The list's entry count first (the datapath only updates existing counts).
-        check(api.update(this.fd('recentls'), u32(id), Buffer.alloc(L.RECENT_LIST_SIZE), 0n) as number, `creating the count of recent list ${n}`);
-        check(api.update(fd, Datapath.recentNameKey(n), u32(id), 0n) as number, `recording recent list ${n}`);
-      }
-      ids.set(n, id);
-    }
-    check(api.update(fd, Datapath.recentNameKey(''), u32(last), 0n) as number, 'recording the last recent list id');
-    return ids;
+    return this.namedIds(RECENT_NAMES, names, () => Buffer.alloc(L.RECENT_LIST_SIZE));
   }
 
-  /** After a flip: forgets the lists the live ruleset no longer names (entries, count, name). */
-  private pruneRecent(keep: ReadonlyMap<string, number>): void {
-    const dropped = new Set<number>();
-    const nm = this.fd('recentnm');
-    for (const [name, id] of this.readRecentNames()) {
-      if (name === '' || keep.has(name)) continue;
-      api.del(nm, Datapath.recentNameKey(name));
-      dropped.add(id);
-    }
-    if (dropped.size === 0) return;
-    const fd = this.fd('recent');
-    const stale: Buffer[] = [];
-    let prev: Buffer | null = null;
-    for (;;) {
-      const next = Buffer.alloc(L.RECENT_KEY_SIZE);
-      if ((api.nextKey(fd, prev, next) as number) < 0) break;
-      if (dropped.has(next.readUInt32LE(0))) stale.push(next);
-      prev = next;
-    }
-    for (const k of stale) api.del(fd, k);
-    for (const id of dropped) api.del(this.fd('recentls'), u32(id));
+  /**
+   * hashlimit tables: the kernel keeps a table, its configuration and its entries while some
+   * rule names it; a new table's hltab entry is the configuration of the first rule naming it.
+   */
+  private hashlimitIds(tables: ReadonlyMap<string, HashlimitCfg>): Map<string, number> {
+    return this.namedIds(HASHLIMIT_NAMES, tables.keys(), (n) => encodeHashlimitTable(tables.get(n)!, kernelHz(), totalmem()));
   }
 
   commitEncoded(enc: Encoded, counterWrites: ReadonlyArray<{ id: number; packets: bigint; bytes: bigint }> = [], xdp: readonly XdpDrop[] = []): void {
@@ -696,8 +653,8 @@ export class Datapath {
     cfg.writeUInt32LE((enc.ctOn ? 1 : 0) | (enc.ctAcct || ctWas & L.CT_ACCT ? L.CT_ACCT : 0) | (enc.ctLabels ? L.CT_LABELS : 0), 4);
     check(api.update(this.fd('cfg'), u32(0), cfg, 0n) as number, 'flipping the active generation');
     if (!enc.hasReject) this.syncTc(false);
-    this.pruneRecent(enc.recentIds);
-    this.pruneHashlimit(enc.hashlimitIds);
+    this.pruneNames(RECENT_NAMES, enc.recentIds);
+    this.pruneNames(HASHLIMIT_NAMES, enc.hashlimitIds);
     this.pruneConnlimit(enc.connlimitIds);
   }
 
