@@ -11,7 +11,7 @@
 // happen because an earlier match fails, lists surviving ruleset swaps that still name them
 // (and lost with the rules that named them), and ufw's `limit` rules (recent + limit + LOG +
 // REJECT in user chains).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,46 +23,20 @@ import type { RecentData } from '../extensions/match/recent.ts';
 import { emptyTable, zeroCounters, type Rule, type Table } from '../ruleset/types.ts';
 import { craft, ip, keyOf, withNetns } from './datapath-helpers.ts';
 import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
+import { listenTraffic, vethPair, type Pair } from './lib/pair.ts';
 
 const CLIENT = '10.215.0.1';
 const SERVER = '10.215.0.2';
 const TRAFFIC = join(ROOT, 'compat-tests', 'lib', 'traffic.mjs');
 
-interface Pair {
-  client: Scratch;
-  server: Scratch;
-  listener?: ChildProcess;
-}
-
 function pair(tag: string): Pair {
-  const client = Scratch.create(`rc-${tag}c`);
-  const server = Scratch.create(`rc-${tag}s`);
-  const sh = (args: string[]) => {
-    const res = spawnSync('ip', args, { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`ip ${args.join(' ')}: ${res.stderr}`);
-  };
-  sh(['link', 'add', 'c0', 'netns', client.name, 'type', 'veth', 'peer', 'name', 's0', 'netns', server.name]);
-  sh(['-n', client.name, 'addr', 'add', `${CLIENT}/24`, 'dev', 'c0']);
-  sh(['-n', server.name, 'addr', 'add', `${SERVER}/24`, 'dev', 's0']);
-  sh(['-n', client.name, 'link', 'set', 'c0', 'up']);
-  sh(['-n', server.name, 'link', 'set', 's0', 'up']);
-  return { client, server };
+  return vethPair(`rc-${tag}`, CLIENT, SERVER);
 }
 
 const PORTS = [22, ...Array.from({ length: 12 }, (_, i) => 7030 + i)];
 
-async function listen(p: Pair): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', p.server.name, process.execPath, TRAFFIC, 'serve', JSON.stringify({ tcp: PORTS })], { stdio: ['ignore', 'pipe', 'inherit'] });
-  p.listener = child;
-  await new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error('listener not ready')), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(t);
-        res();
-      }
-    });
-  });
+function listen(p: Pair): Promise<void> {
+  return listenTraffic(p, { tcp: PORTS });
 }
 
 function stop(p: Pair): void {

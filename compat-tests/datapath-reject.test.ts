@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatapath } from '../bpf/loader/api.ts';
 import { withNetns } from './datapath-helpers.ts';
 import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
+import { vethPair, type Pair } from './lib/pair.ts';
 
 const CLIENT = '10.213.0.1';
 const SERVER = '10.213.0.2';
@@ -189,24 +190,8 @@ function exerciseForward(impl: Impl, t: Triple): Outcome {
   return { probes, slowest, save };
 }
 
-interface Pair {
-  client: Scratch;
-  server: Scratch;
-}
-
 function pair(tag: string): Pair {
-  const client = Scratch.create(`rj-${tag}c`);
-  const server = Scratch.create(`rj-${tag}s`);
-  const sh = (args: string[]) => {
-    const res = spawnSync('ip', args, { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`ip ${args.join(' ')}: ${res.stderr}`);
-  };
-  sh(['link', 'add', 'c0', 'netns', client.name, 'type', 'veth', 'peer', 'name', 's0', 'netns', server.name]);
-  sh(['-n', client.name, 'addr', 'add', `${CLIENT}/24`, 'dev', 'c0']);
-  sh(['-n', server.name, 'addr', 'add', `${SERVER}/24`, 'dev', 's0']);
-  sh(['-n', client.name, 'link', 'set', 'c0', 'up']);
-  sh(['-n', server.name, 'link', 'set', 's0', 'up']);
-  return { client, server };
+  return vethPair(`rj-${tag}`, CLIENT, SERVER);
 }
 
 function tcLinks(ns: Scratch): number {

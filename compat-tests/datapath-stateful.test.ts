@@ -8,11 +8,12 @@
 // Timing: bursts of datagrams are sent in well under the refill time of the rates used, and
 // the waits are outside the kernel's expiry / garbage collection windows, so the outcome does
 // not depend on the machine's speed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
+import { DIST_BIN, ROOT, run, type Impl } from './lib/netns.ts';
+import { listenTraffic, vethPair, type Pair } from './lib/pair.ts';
 
 const CLIENT = '10.216.0.1';
 const SERVER = '10.216.0.2';
@@ -20,39 +21,12 @@ const TRAFFIC = join(ROOT, 'compat-tests', 'lib', 'traffic.mjs');
 const TCP_PORTS = [7050, 7051];
 const UDP_PORTS = Array.from({ length: 30 }, (_, i) => 9001 + i);
 
-interface Pair {
-  client: Scratch;
-  server: Scratch;
-  listener?: ChildProcess;
-}
-
 function pair(tag: string): Pair {
-  const client = Scratch.create(`st-${tag}c`);
-  const server = Scratch.create(`st-${tag}s`);
-  const sh = (args: string[]) => {
-    const res = spawnSync('ip', args, { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`ip ${args.join(' ')}: ${res.stderr}`);
-  };
-  sh(['link', 'add', 'c0', 'netns', client.name, 'type', 'veth', 'peer', 'name', 's0', 'netns', server.name]);
-  sh(['-n', client.name, 'addr', 'add', `${CLIENT}/24`, 'dev', 'c0']);
-  sh(['-n', server.name, 'addr', 'add', `${SERVER}/24`, 'dev', 's0']);
-  sh(['-n', client.name, 'link', 'set', 'c0', 'up']);
-  sh(['-n', server.name, 'link', 'set', 's0', 'up']);
-  return { client, server };
+  return vethPair(`st-${tag}`, CLIENT, SERVER);
 }
 
-async function listen(p: Pair): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', p.server.name, process.execPath, TRAFFIC, 'serve', JSON.stringify({ udp: UDP_PORTS, tcp: TCP_PORTS })], { stdio: ['ignore', 'pipe', 'inherit'] });
-  p.listener = child;
-  await new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error('listener not ready')), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(t);
-        res();
-      }
-    });
-  });
+function listen(p: Pair): Promise<void> {
+  return listenTraffic(p, { udp: UDP_PORTS, tcp: TCP_PORTS });
 }
 
 /** UDP datagrams from the client, one after another: [source port, destination port]. */
