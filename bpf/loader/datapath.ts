@@ -793,31 +793,7 @@ export class Datapath {
       }
       return out;
     }
-    const slots = mapInfo(fd).maxEntries;
-    const CH = 16384;
-    const keys = Buffer.alloc(CH * 4);
-    const vals = Buffer.alloc(CH * NCPUS * L.COUNTER_SIZE);
-    const inB = Buffer.alloc(4);
-    const outB = Buffer.alloc(4);
-    let first = true;
-    for (let done = 0; done < slots; ) {
-      const count = [CH];
-      const rc = api.lookupBatch(fd, first ? null : inB, outB, keys, vals, count, { sz: 24, elem_flags: 0n, flags: 0n }) as number;
-      const n = count[0];
-      for (let i = 0; i < n; i++) {
-        const v = sum(vals, i);
-        if (v.packets || v.bytes) out.set(keys.readUInt32LE(i * 4), v);
-      }
-      done += n;
-      if (rc < 0) {
-        if (-rc === 2) break; // ENOENT: end of map
-        check(rc, 'reading counters');
-      }
-      outB.copy(inB);
-      first = false;
-      if (n === 0) break;
-    }
-    return out;
+    return this.readCounterRange(0, mapInfo(fd).maxEntries - 1, sum);
   }
 
   /** Counter slots lo..hi (inclusive) by batch lookup; only non-zero ones in the result. */
