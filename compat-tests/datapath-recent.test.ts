@@ -23,7 +23,7 @@ import type { RecentData } from '../extensions/match/recent.ts';
 import { emptyTable, zeroCounters, type Rule, type Table } from '../ruleset/types.ts';
 import { craft, ip, keyOf, withNetns } from './datapath-helpers.ts';
 import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
-import { listenTraffic, vethPair, type Pair } from './lib/pair.ts';
+import { destroyPair, listenTraffic, vethPair, type Pair } from './lib/pair.ts';
 
 const CLIENT = '10.215.0.1';
 const SERVER = '10.215.0.2';
@@ -37,11 +37,6 @@ const PORTS = [22, ...Array.from({ length: 12 }, (_, i) => 7030 + i)];
 
 function listen(p: Pair): Promise<void> {
   return listenTraffic(p, { tcp: PORTS });
-}
-
-function stop(p: Pair): void {
-  p.listener?.kill('SIGTERM');
-  p.listener = undefined;
 }
 
 let sport = 40000;
@@ -176,12 +171,7 @@ describe('-m recent on real traffic, like iptables', () => {
     for (const p of [real, ours]) ping(p);
   });
   afterAll(() => {
-    for (const p of [real, ours]) {
-      if (!p) continue;
-      stop(p);
-      p.client.destroy();
-      p.server.destroy();
-    }
+    for (const p of [real, ours]) destroyPair(p);
   });
 
   it('ssh brute force: --set, then --update --seconds 60 --hitcount 4 drops the 4th new connection; lists survive swaps that name them', () => {

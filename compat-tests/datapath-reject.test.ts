@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatapath } from '../bpf/loader/api.ts';
 import { withNetns } from './datapath-helpers.ts';
 import { DIST_BIN, ROOT, Scratch, run, type Impl } from './lib/netns.ts';
-import { vethPair, type Pair } from './lib/pair.ts';
+import { destroyPair, vethPair, type Pair } from './lib/pair.ts';
 
 const CLIENT = '10.213.0.1';
 const SERVER = '10.213.0.2';
@@ -249,11 +249,7 @@ describe('REJECT sends the TCP RST / ICMP unreachable like iptables', () => {
     ours = pair('b');
   });
   afterAll(() => {
-    for (const p of [real, ours]) {
-      if (!p) continue;
-      p.client.destroy();
-      p.server.destroy();
-    }
+    for (const p of [real, ours]) destroyPair(p);
   });
 
   it('at INPUT and OUTPUT: ECONNREFUSED at once, and the counters of real iptables', () => {

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIST_BIN, ROOT, run, type Impl } from './lib/netns.ts';
-import { listenTraffic, vethPair, type Pair } from './lib/pair.ts';
+import { destroyPair, listenTraffic, vethPair, type Pair } from './lib/pair.ts';
 
 const CLIENT = '10.216.0.1';
 const SERVER = '10.216.0.2';
@@ -334,12 +334,7 @@ describe('stateful matches on real traffic, like iptables', () => {
     for (const p of [real, ours]) ping(p);
   });
   afterAll(() => {
-    for (const p of [real, ours]) {
-      if (!p) continue;
-      p.listener?.kill('SIGTERM');
-      p.client.destroy();
-      p.server.destroy();
-    }
+    for (const p of [real, ours]) destroyPair(p);
   });
 
   it('hashlimit: per-flow buckets, modes, masks, byte mode, rate match, shared tables, max, expiry, swaps', () => {

@@ -43,3 +43,12 @@ export async function listenTraffic(p: Pair, ports: { udp?: number[]; tcp?: numb
     });
   });
 }
+
+/** Stops the listener and removes both namespaces (undefined: setup failed before it existed). */
+export function destroyPair(p: Pair | undefined): void {
+  if (!p) return;
+  p.listener?.kill('SIGTERM');
+  p.listener = undefined;
+  p.client.destroy();
+  p.server.destroy();
+}
